@@ -1,0 +1,407 @@
+//! The taxa model bundle: one standard ONNX file whose `metadata_props`
+//! carry everything a device needs (see `docs/bundle-format.md`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use tract_onnx::pb::{ModelProto, StringStringEntryProto};
+
+use crate::error::{Result, TaxaError};
+use crate::preprocess::PreprocessContract;
+
+/// Version of the metadata layout written by this crate.
+pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+
+/// Keys in the ONNX `metadata_props`. Each value is JSON except the version.
+pub mod keys {
+    pub const FORMAT_VERSION: &str = "taxa.format_version";
+    pub const LABELS: &str = "taxa.labels";
+    pub const TAXONOMY: &str = "taxa.taxonomy";
+    pub const PREPROCESS: &str = "taxa.preprocess";
+    pub const OUTPUT: &str = "taxa.output";
+    pub const ARCHITECTURE: &str = "taxa.architecture";
+    pub const PROVENANCE: &str = "taxa.provenance";
+}
+
+/// The taxonomic ranks of iNaturalist 2019, root first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rank {
+    Kingdom,
+    Phylum,
+    Class,
+    Order,
+    Family,
+    Genus,
+    Species,
+}
+
+impl Rank {
+    pub const ALL: [Rank; 7] =
+        [Rank::Kingdom, Rank::Phylum, Rank::Class, Rank::Order, Rank::Family, Rank::Genus, Rank::Species];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rank::Kingdom => "kingdom",
+            Rank::Phylum => "phylum",
+            Rank::Class => "class",
+            Rank::Order => "order",
+            Rank::Family => "family",
+            Rank::Genus => "genus",
+            Rank::Species => "species",
+        }
+    }
+}
+
+impl std::fmt::Display for Rank {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where one class sits in the tree of life (iNaturalist 2019 category fields).
+/// Higher ranks are optional: a model may know only some of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Taxonomy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kingdom: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phylum: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genus: Option<String>,
+    /// The species (scientific) name.
+    pub species: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+}
+
+impl Taxonomy {
+    /// A class known only by its label.
+    pub fn species_only(species: impl Into<String>) -> Self {
+        Taxonomy { species: species.into(), ..Default::default() }
+    }
+
+    /// The name at `rank`, if known.
+    pub fn name_at(&self, rank: Rank) -> Option<&str> {
+        match rank {
+            Rank::Kingdom => self.kingdom.as_deref(),
+            Rank::Phylum => self.phylum.as_deref(),
+            Rank::Class => self.class.as_deref(),
+            Rank::Order => self.order.as_deref(),
+            Rank::Family => self.family.as_deref(),
+            Rank::Genus => self.genus.as_deref(),
+            Rank::Species => Some(&self.species),
+        }
+    }
+
+    /// Known (rank, name) pairs, root first, ending with the species.
+    pub fn lineage(&self) -> impl Iterator<Item = (Rank, &str)> {
+        Rank::ALL.into_iter().filter_map(|rank| self.name_at(rank).map(|name| (rank, name)))
+    }
+}
+
+/// What the model's first output holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// Unnormalised scores; core applies softmax.
+    #[default]
+    Logits,
+    /// Already a probability distribution.
+    Probabilities,
+}
+
+/// Where a model came from and how good it was on its validation split.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_top1_error: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_top5_error: Option<f64>,
+    /// Free-form extras (training mode, seed, tool version…).
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub extra: HashMap<String, String>,
+}
+
+/// Everything the device needs besides the graph itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundleMetadata {
+    pub labels: Vec<String>,
+    /// One entry per label, or `None` when the model has plain labels.
+    pub taxonomy: Option<Vec<Taxonomy>>,
+    pub preprocess: PreprocessContract,
+    pub output: OutputKind,
+    pub architecture: Option<String>,
+    pub provenance: Option<Provenance>,
+}
+
+impl BundleMetadata {
+    /// Plain labels with the ImageNet-standard contract.
+    pub fn with_labels(labels: Vec<String>) -> Self {
+        BundleMetadata {
+            labels,
+            taxonomy: None,
+            preprocess: PreprocessContract::imagenet(),
+            output: OutputKind::Logits,
+            architecture: None,
+            provenance: None,
+        }
+    }
+
+    /// The taxonomy of class `index`; a species-only entry when the bundle has none.
+    pub fn taxonomy_of(&self, index: usize) -> Taxonomy {
+        match &self.taxonomy {
+            Some(taxa) => taxa[index].clone(),
+            None => Taxonomy::species_only(self.labels[index].clone()),
+        }
+    }
+
+    /// Checks the internal consistency (taxonomy count, contract values).
+    pub fn validate(&self) -> Result<()> {
+        if self.labels.is_empty() {
+            return Err(TaxaError::metadata(keys::LABELS, "no labels"));
+        }
+        if let Some(taxa) = &self.taxonomy
+            && taxa.len() != self.labels.len()
+        {
+            return Err(TaxaError::metadata(
+                keys::TAXONOMY,
+                format!("{} entries for {} labels", taxa.len(), self.labels.len()),
+            ));
+        }
+        self.preprocess.validate().map_err(|m| TaxaError::metadata(keys::PREPROCESS, m))
+    }
+
+    /// Reads the metadata of an ONNX model. `None` when the model carries no
+    /// taxa metadata at all (a plain ONNX file).
+    pub fn from_model_proto(model: &ModelProto) -> Result<Option<Self>> {
+        let props: HashMap<&str, &str> =
+            model.metadata_props.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
+        let Some(version) = props.get(keys::FORMAT_VERSION) else {
+            return Ok(None);
+        };
+        let version: u32 =
+            version.trim().parse().map_err(|_| TaxaError::metadata(keys::FORMAT_VERSION, "not a number"))?;
+        if version == 0 || version > BUNDLE_FORMAT_VERSION {
+            return Err(TaxaError::metadata(
+                keys::FORMAT_VERSION,
+                format!("version {version} is not supported (this build reads up to {BUNDLE_FORMAT_VERSION})"),
+            ));
+        }
+        fn required<'a, T: Deserialize<'a>>(props: &HashMap<&str, &'a str>, key: &str) -> Result<T> {
+            let raw = props.get(key).ok_or_else(|| TaxaError::metadata(key, "missing"))?;
+            serde_json::from_str(raw).map_err(|e| TaxaError::metadata(key, e))
+        }
+        fn optional<'a, T: Deserialize<'a>>(props: &HashMap<&str, &'a str>, key: &str) -> Result<Option<T>> {
+            props.get(key).map(|raw| serde_json::from_str(raw).map_err(|e| TaxaError::metadata(key, e))).transpose()
+        }
+        let metadata = BundleMetadata {
+            labels: required(&props, keys::LABELS)?,
+            taxonomy: optional(&props, keys::TAXONOMY)?,
+            preprocess: required(&props, keys::PREPROCESS)?,
+            output: optional(&props, keys::OUTPUT)?.unwrap_or_default(),
+            architecture: props.get(keys::ARCHITECTURE).map(|s| s.to_string()),
+            provenance: optional(&props, keys::PROVENANCE)?,
+        };
+        metadata.validate()?;
+        Ok(Some(metadata))
+    }
+
+    /// Writes this metadata into `model`, replacing any earlier taxa keys and
+    /// keeping everyone else's.
+    pub fn write_into(&self, model: &mut ModelProto) -> Result<()> {
+        self.validate()?;
+        model.metadata_props.retain(|e| !e.key.starts_with("taxa."));
+        fn json<T: Serialize>(value: &T) -> String {
+            serde_json::to_string(value).expect("metadata types always serialise")
+        }
+        let mut entries = vec![
+            (keys::FORMAT_VERSION, BUNDLE_FORMAT_VERSION.to_string()),
+            (keys::LABELS, json(&self.labels)),
+            (keys::PREPROCESS, json(&self.preprocess)),
+            (keys::OUTPUT, json(&self.output)),
+        ];
+        if let Some(taxonomy) = &self.taxonomy {
+            entries.push((keys::TAXONOMY, json(taxonomy)));
+        }
+        if let Some(arch) = &self.architecture {
+            entries.push((keys::ARCHITECTURE, arch.clone()));
+        }
+        if let Some(provenance) = &self.provenance {
+            entries.push((keys::PROVENANCE, json(provenance)));
+        }
+        model.metadata_props.extend(
+            entries.into_iter().map(|(key, value)| StringStringEntryProto { key: key.to_string(), value }),
+        );
+        Ok(())
+    }
+}
+
+/// Decodes ONNX bytes into the protobuf model.
+pub fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
+    if bytes.is_empty() {
+        return Err(TaxaError::ModelDecode("file is empty".into()));
+    }
+    let model = ModelProto::decode(bytes).map_err(|e| TaxaError::ModelDecode(e.to_string()))?;
+    if model.graph.is_none() {
+        return Err(TaxaError::ModelDecode("no graph in the model (is this an ONNX file?)".into()));
+    }
+    Ok(model)
+}
+
+/// Reads a model file from disk.
+pub fn read_model(path: &Path) -> Result<ModelProto> {
+    let bytes = std::fs::read(path).map_err(|e| TaxaError::io(path, e))?;
+    decode_model(&bytes).map_err(|e| match e {
+        TaxaError::ModelDecode(m) => TaxaError::ModelDecode(format!("{}: {m}", path.display())),
+        other => other,
+    })
+}
+
+/// Encodes a model with `metadata` into bundle bytes.
+pub fn encode_bundle(mut model: ModelProto, metadata: &BundleMetadata) -> Result<Vec<u8>> {
+    metadata.write_into(&mut model)?;
+    Ok(model.encode_to_vec())
+}
+
+/// Writes a bundle file atomically (temp file + rename), so a crash never
+/// leaves half a model behind.
+pub fn write_bundle(path: &Path, model: ModelProto, metadata: &BundleMetadata) -> Result<()> {
+    let bytes = encode_bundle(model, metadata)?;
+    let tmp = path.with_extension("onnx.partial");
+    std::fs::write(&tmp, &bytes).map_err(|e| TaxaError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TaxaError::io(path, e))
+}
+
+/// Parses a labels file: one label a line; blank lines and surrounding
+/// whitespace are ignored.
+pub fn parse_labels(text: &str) -> Result<Vec<String>> {
+    let labels: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    if labels.is_empty() {
+        return Err(TaxaError::Labels("no labels found (expected one label a line)".into()));
+    }
+    Ok(labels)
+}
+
+/// Reads a labels file from disk.
+pub fn read_labels(path: &Path) -> Result<Vec<String>> {
+    let bytes = std::fs::read(path).map_err(|e| TaxaError::io(path, e))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| TaxaError::Labels(format!("{} is not UTF-8 text", path.display())))?;
+    parse_labels(&text).map_err(|e| TaxaError::Labels(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preprocess::{Crop, Resize};
+
+    fn sample() -> BundleMetadata {
+        let mut provenance = Provenance {
+            dataset: Some("synthetic".into()),
+            epochs: Some(10),
+            val_top1_error: Some(0.25),
+            val_top5_error: Some(0.05),
+            ..Default::default()
+        };
+        provenance.extra.insert("mode".into(), "frozen".into());
+        let mut preprocess = PreprocessContract::imagenet();
+        preprocess.resize = Resize::ShorterSide { size: 160 };
+        preprocess.crop = Crop::Center { width: 128, height: 128 };
+        BundleMetadata {
+            labels: vec!["Rana temporaria".into(), "Rana arvalis".into()],
+            taxonomy: Some(vec![
+                Taxonomy {
+                    kingdom: Some("Animalia".into()),
+                    genus: Some("Rana".into()),
+                    species: "Rana temporaria".into(),
+                    common_name: Some("Common frog".into()),
+                    ..Default::default()
+                },
+                Taxonomy { genus: Some("Rana".into()), species: "Rana arvalis".into(), ..Default::default() },
+            ]),
+            preprocess,
+            output: OutputKind::Probabilities,
+            architecture: Some("shufflenet_v2_x1_0".into()),
+            provenance: Some(provenance),
+        }
+    }
+
+    #[test]
+    fn metadata_round_trips_through_encoded_bytes() {
+        let metadata = sample();
+        let mut model = ModelProto { graph: Some(Default::default()), ..Default::default() };
+        model.metadata_props.push(StringStringEntryProto { key: "author".into(), value: "someone".into() });
+        let bytes = encode_bundle(model, &metadata).unwrap();
+        let decoded = decode_model(&bytes).unwrap();
+        assert_eq!(BundleMetadata::from_model_proto(&decoded).unwrap(), Some(metadata));
+        assert!(decoded.metadata_props.iter().any(|e| e.key == "author"), "foreign keys are kept");
+    }
+
+    #[test]
+    fn plain_onnx_has_no_metadata() {
+        let model = ModelProto::default();
+        assert_eq!(BundleMetadata::from_model_proto(&model).unwrap(), None);
+    }
+
+    #[test]
+    fn broken_metadata_names_the_key() {
+        let mut model = ModelProto::default();
+        sample().write_into(&mut model).unwrap();
+        for entry in &mut model.metadata_props {
+            if entry.key == keys::TAXONOMY {
+                entry.value = "[{\"genus\": 3}]".into();
+            }
+        }
+        let err = BundleMetadata::from_model_proto(&model).unwrap_err();
+        assert!(matches!(&err, TaxaError::BundleMetadata { key, .. } if key == keys::TAXONOMY), "{err}");
+
+        let mut model = ModelProto::default();
+        sample().write_into(&mut model).unwrap();
+        model.metadata_props.retain(|e| e.key != keys::LABELS);
+        let err = BundleMetadata::from_model_proto(&model).unwrap_err();
+        assert!(err.to_string().contains("taxa.labels"), "{err}");
+
+        let mut model = ModelProto::default();
+        sample().write_into(&mut model).unwrap();
+        for entry in &mut model.metadata_props {
+            if entry.key == keys::FORMAT_VERSION {
+                entry.value = "99".into();
+            }
+        }
+        assert!(BundleMetadata::from_model_proto(&model).unwrap_err().to_string().contains("99"));
+    }
+
+    #[test]
+    fn taxonomy_count_must_match_labels() {
+        let mut metadata = sample();
+        metadata.taxonomy.as_mut().unwrap().pop();
+        let err = metadata.write_into(&mut ModelProto::default()).unwrap_err();
+        assert!(err.to_string().contains("1 entries for 2 labels"), "{err}");
+    }
+
+    #[test]
+    fn labels_file_parsing() {
+        assert_eq!(parse_labels("a\n\n  b c \r\n").unwrap(), vec!["a", "b c"]);
+        assert!(matches!(parse_labels(" \n"), Err(TaxaError::Labels(_))));
+    }
+
+    #[test]
+    fn garbage_is_not_a_model() {
+        assert!(matches!(decode_model(b""), Err(TaxaError::ModelDecode(_))));
+        assert!(matches!(decode_model(b"\xff\xfe definitely not protobuf"), Err(TaxaError::ModelDecode(_))));
+    }
+}

@@ -1,0 +1,226 @@
+//! The on-device classifier: an ONNX model optimised by tract for a fixed
+//! input shape, plus its bundle metadata. Load once, share across threads.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use image::RgbImage;
+use tract_onnx::pb::ModelProto;
+use tract_onnx::prelude::*;
+
+use crate::bundle::{self, BundleMetadata, OutputKind};
+use crate::classify::{Classification, ClassifyOptions, classification_from_probabilities, softmax};
+use crate::decode::{DecodeLimits, decode_image};
+use crate::error::{Result, TaxaError};
+use crate::pixels::{PixelBuffer, PixelFormat, PixelsRef};
+use crate::rollup::TaxonTree;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// A loaded model, ready to classify. `Send + Sync`: share it with an `Arc`.
+pub struct Classifier {
+    plan: Plan,
+    metadata: BundleMetadata,
+    input_shape: [usize; 4],
+    tree: TaxonTree,
+    limits: DecodeLimits,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("classes", &self.metadata.labels.len())
+            .field("input_shape", &self.input_shape)
+            .field("architecture", &self.metadata.architecture)
+            .finish()
+    }
+}
+
+impl Classifier {
+    /// Loads a taxa bundle (an ONNX file carrying taxa metadata).
+    pub fn load(model: impl AsRef<Path>) -> Result<Self> {
+        Self::load_with_labels(model, None::<&Path>)
+    }
+
+    /// Loads a bundle, or a plain ONNX file with a labels file (one label a
+    /// line). Labels given here replace the bundle's own, and its taxonomy.
+    pub fn load_with_labels(model: impl AsRef<Path>, labels: Option<impl AsRef<Path>>) -> Result<Self> {
+        let model_path = model.as_ref();
+        let proto = bundle::read_model(model_path)?;
+        let labels = labels.map(|p| bundle::read_labels(p.as_ref())).transpose()?;
+        Self::from_model_proto(proto, labels).map_err(|e| match e {
+            TaxaError::ModelLoad(m) => TaxaError::ModelLoad(format!("{}: {m}", model_path.display())),
+            other => other,
+        })
+    }
+
+    /// Loads from ONNX bytes, with optional labels (required for a plain ONNX file).
+    pub fn from_bytes(model: &[u8], labels: Option<Vec<String>>) -> Result<Self> {
+        Self::from_model_proto(bundle::decode_model(model)?, labels)
+    }
+
+    pub fn from_model_proto(proto: ModelProto, labels: Option<Vec<String>>) -> Result<Self> {
+        let metadata = match (BundleMetadata::from_model_proto(&proto)?, labels) {
+            (Some(mut metadata), Some(labels)) => {
+                metadata.labels = labels;
+                metadata.taxonomy = None;
+                metadata
+            }
+            (Some(metadata), None) => metadata,
+            (None, Some(labels)) => BundleMetadata::with_labels(labels),
+            (None, None) => {
+                return Err(TaxaError::Labels(
+                    "the model carries no taxa metadata; pass a labels file (one label a line)".into(),
+                ));
+            }
+        };
+        metadata.validate()?;
+        let input_shape = metadata.preprocess.input_shape().map_err(|m| TaxaError::metadata(bundle::keys::PREPROCESS, m))?;
+        let plan = guard("loading the model", || optimise(&proto, input_shape))?
+            .map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?;
+        let outputs = output_classes(&plan)?;
+        if outputs != metadata.labels.len() {
+            return Err(TaxaError::LabelCountMismatch { outputs, labels: metadata.labels.len() });
+        }
+        let taxa: Vec<_> = (0..metadata.labels.len()).map(|i| metadata.taxonomy_of(i)).collect();
+        let tree = TaxonTree::new(&taxa);
+        Ok(Classifier { plan, metadata, input_shape, tree, limits: DecodeLimits::default() })
+    }
+
+    /// Replaces the default decode limits.
+    pub fn with_decode_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn decode_limits(&self) -> &DecodeLimits {
+        &self.limits
+    }
+
+    pub fn metadata(&self) -> &BundleMetadata {
+        &self.metadata
+    }
+
+    /// The model input shape, batch of one.
+    pub fn input_shape(&self) -> [usize; 4] {
+        self.input_shape
+    }
+
+    /// Classifies encoded image bytes (JPEG, PNG, WebP…).
+    pub fn classify_bytes(&self, bytes: &[u8], options: &ClassifyOptions) -> Result<Classification> {
+        options.validate()?;
+        let image = decode_image(bytes, &self.limits)?;
+        self.classify_rgb(&image, options)
+    }
+
+    /// Classifies an image file.
+    pub fn classify_file(&self, path: impl AsRef<Path>, options: &ClassifyOptions) -> Result<Classification> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| TaxaError::Io { path: path.to_path_buf(), source: e })?;
+        self.classify_bytes(&bytes, options)
+    }
+
+    /// Classifies a raw pixel buffer (camera frame, bitmap).
+    pub fn classify_pixels(&self, pixels: PixelBuffer<'_>, options: &ClassifyOptions) -> Result<Classification> {
+        options.validate()?;
+        let input = pixels.with_packed(|packed| self.preprocess(packed))?;
+        self.classify_input(input, options)
+    }
+
+    /// Classifies an already decoded RGB image.
+    pub fn classify_rgb(&self, image: &RgbImage, options: &ClassifyOptions) -> Result<Classification> {
+        let pixels = PixelsRef::new(image.width(), image.height(), PixelFormat::Rgb8, image.as_raw())?;
+        let input = self.preprocess(pixels)?;
+        self.classify_input(input, options)
+    }
+
+    /// Applies the bundle's preprocessing contract.
+    pub fn preprocess(&self, pixels: PixelsRef<'_>) -> Result<Vec<f32>> {
+        self.metadata.preprocess.apply(pixels)
+    }
+
+    /// Runs the model on one preprocessed input; returns class probabilities.
+    pub fn infer(&self, input: Vec<f32>) -> Result<Vec<f32>> {
+        let tensor = tract_ndarray::ArrayD::from_shape_vec(&self.input_shape[..], input)
+            .map_err(|e| TaxaError::Inference(format!("input does not match {:?}: {e}", self.input_shape)))?
+            .into_tensor();
+        let plan = &self.plan;
+        let outputs = guard("running the model", || plan.run(tvec![tensor.into_tvalue()]))?
+            .map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
+        let view = outputs[0].to_plain_array_view::<f32>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
+        let mut scores: Vec<f32> = view.iter().copied().collect();
+        if self.metadata.output == OutputKind::Logits {
+            softmax(&mut scores);
+        }
+        Ok(scores)
+    }
+
+    /// Classifies one preprocessed input.
+    pub fn classify_input(&self, input: Vec<f32>, options: &ClassifyOptions) -> Result<Classification> {
+        let probabilities = self.infer(input)?;
+        self.classify_probabilities(probabilities, options)
+    }
+
+    /// Top-k, filters and roll-up over per-class probabilities from [`infer`](Self::infer).
+    pub fn classify_probabilities(&self, probabilities: Vec<f32>, options: &ClassifyOptions) -> Result<Classification> {
+        if probabilities.len() != self.metadata.labels.len() {
+            return Err(TaxaError::Inference(format!(
+                "{} scores for {} classes",
+                probabilities.len(),
+                self.metadata.labels.len()
+            )));
+        }
+        classification_from_probabilities(probabilities, &self.metadata, &self.tree, options)
+    }
+}
+
+/// Parses, types and optimises the graph for a fixed input shape: tract
+/// plans a fixed shape far better than a symbolic batch.
+fn optimise(proto: &ModelProto, input_shape: [usize; 4]) -> TractResult<Plan> {
+    let mut model = tract_onnx::onnx().model_for_proto_model(proto)?;
+    if model.input_outlets()?.len() != 1 {
+        return Err(TractError::msg(format!("expected one input, the model has {}", model.input_outlets()?.len())));
+    }
+    model.set_input_fact(0, f32::fact(input_shape).into())?;
+    model.into_optimized()?.into_runnable()
+}
+
+fn output_classes(plan: &Plan) -> Result<usize> {
+    let model = plan.model();
+    let outlet = *model.output_outlets().map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?.first().ok_or_else(|| TaxaError::ModelLoad("the model has no output".into()))?;
+    let fact = model.outlet_fact(outlet).map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?;
+    if fact.datum_type != f32::datum_type() {
+        return Err(TaxaError::ModelLoad(format!("output is {:?}, expected float32 scores", fact.datum_type)));
+    }
+    let dims = fact.shape.as_concrete().ok_or_else(|| TaxaError::ModelLoad(format!("output shape {:?} is not fixed", fact.shape)))?;
+    let batch_one = matches!(dims, [n] | [1, n] | [1, n, 1, 1] if *n > 0);
+    if !batch_one {
+        return Err(TaxaError::ModelLoad(format!("output shape {dims:?} is not [1, classes]")));
+    }
+    Ok(dims.iter().product())
+}
+
+/// Runs tract code, turning a panic on a malformed model into an error so a
+/// bad file never takes the host app down.
+fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        TaxaError::ModelLoad(format!("internal error while {what}: {message}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifier_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Classifier>();
+    }
+}

@@ -1,0 +1,209 @@
+//! Classification options and results: softmax, top-k, score floor and
+//! allow/deny lists of labels or higher taxa.
+
+use serde::Serialize;
+
+use crate::bundle::{BundleMetadata, Taxonomy};
+use crate::error::{Result, TaxaError};
+use crate::rollup::{RolledUpTaxon, TaxonTree};
+
+/// What to return from a classification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifyOptions {
+    /// How many predictions to return, best first.
+    pub top_k: usize,
+    /// Predictions scoring below this are dropped.
+    pub min_score: f32,
+    /// When non-empty, only classes whose label or any higher taxon is listed
+    /// (case-insensitive) are considered.
+    pub allow: Vec<String>,
+    /// Classes whose label or any higher taxon is listed are ignored.
+    pub deny: Vec<String>,
+    /// The score a taxon needs for the roll-up to descend into it.
+    pub rollup_threshold: f32,
+}
+
+impl Default for ClassifyOptions {
+    fn default() -> Self {
+        ClassifyOptions { top_k: 5, min_score: 0.0, allow: Vec::new(), deny: Vec::new(), rollup_threshold: 0.8 }
+    }
+}
+
+impl ClassifyOptions {
+    pub fn validate(&self) -> Result<()> {
+        if self.top_k == 0 {
+            return Err(TaxaError::InvalidOptions("top_k must be at least 1".into()));
+        }
+        if !(0.0..=1.0).contains(&self.min_score) {
+            return Err(TaxaError::InvalidOptions(format!("min_score {} is outside [0, 1]", self.min_score)));
+        }
+        if !(self.rollup_threshold > 0.0 && self.rollup_threshold <= 1.0) {
+            return Err(TaxaError::InvalidOptions(format!(
+                "rollup_threshold {} is outside (0, 1]",
+                self.rollup_threshold
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One class and its score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub class_index: usize,
+    pub label: String,
+    pub score: f32,
+    pub taxonomy: Taxonomy,
+}
+
+/// The result for one image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    /// Best first, at most `top_k`.
+    pub predictions: Vec<Prediction>,
+    /// The deepest confident taxon, if any.
+    pub rollup: Option<RolledUpTaxon>,
+}
+
+/// Numerically stable softmax, in place.
+pub fn softmax(values: &mut [f32]) {
+    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in values.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in values.iter_mut() {
+        *v /= sum;
+    }
+}
+
+/// Indices of the `k` largest values, largest first (ties by lower index).
+pub fn top_k(values: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    let by_score = |a: &usize, b: &usize| values[*b].total_cmp(&values[*a]).then(a.cmp(b));
+    let k = k.min(values.len());
+    if k > 0 && k < order.len() {
+        order.select_nth_unstable_by(k - 1, by_score);
+        order.truncate(k);
+    }
+    order.sort_by(by_score);
+    order
+}
+
+/// Turns per-class probabilities into the top-k and the roll-up.
+pub(crate) fn classification_from_probabilities(
+    mut probabilities: Vec<f32>,
+    metadata: &BundleMetadata,
+    tree: &TaxonTree,
+    options: &ClassifyOptions,
+) -> Result<Classification> {
+    options.validate()?;
+    if probabilities.iter().any(|p| !p.is_finite()) {
+        return Err(TaxaError::Inference("the model produced non-finite scores".into()));
+    }
+    let listed = |list: &[String], index: usize| {
+        let label = &metadata.labels[index];
+        let taxonomy = metadata.taxonomy_of(index);
+        list.iter().any(|entry| {
+            entry.eq_ignore_ascii_case(label) || taxonomy.lineage().any(|(_, name)| entry.eq_ignore_ascii_case(name))
+        })
+    };
+    let excluded: Vec<bool> = if options.allow.is_empty() && options.deny.is_empty() {
+        vec![false; probabilities.len()]
+    } else {
+        (0..probabilities.len())
+            .map(|i| (!options.allow.is_empty() && !listed(&options.allow, i)) || listed(&options.deny, i))
+            .collect()
+    };
+    // Excluded classes count for nothing, in the top-k and in the roll-up.
+    for (p, &out) in probabilities.iter_mut().zip(&excluded) {
+        if out {
+            *p = 0.0;
+        }
+    }
+    let rollup = tree.roll_up(&probabilities, options.rollup_threshold);
+    let predictions = top_k(&probabilities, options.top_k)
+        .into_iter()
+        .filter(|&i| !excluded[i] && probabilities[i] >= options.min_score)
+        .map(|i| Prediction {
+            class_index: i,
+            label: metadata.labels[i].clone(),
+            score: probabilities[i],
+            taxonomy: metadata.taxonomy_of(i),
+        })
+        .collect();
+    Ok(Classification { predictions, rollup })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::Rank;
+
+    fn metadata() -> BundleMetadata {
+        let mut m = BundleMetadata::with_labels(vec!["Rana temporaria".into(), "Rana arvalis".into(), "Bufo bufo".into()]);
+        m.taxonomy = Some(vec![
+            Taxonomy { genus: Some("Rana".into()), species: "Rana temporaria".into(), ..Default::default() },
+            Taxonomy { genus: Some("Rana".into()), species: "Rana arvalis".into(), ..Default::default() },
+            Taxonomy { genus: Some("Bufo".into()), species: "Bufo bufo".into(), ..Default::default() },
+        ]);
+        m
+    }
+
+    fn run(probabilities: &[f32], options: &ClassifyOptions) -> Result<Classification> {
+        let m = metadata();
+        let tree = TaxonTree::new(m.taxonomy.as_ref().unwrap());
+        classification_from_probabilities(probabilities.to_vec(), &m, &tree, options)
+    }
+
+    #[test]
+    fn softmax_is_stable_and_normalised() {
+        let mut v = [1000.0, 1000.0, -1000.0];
+        softmax(&mut v);
+        assert!((v[0] - 0.5).abs() < 1e-6 && v[2] == 0.0);
+    }
+
+    #[test]
+    fn top_k_orders_and_breaks_ties_by_index() {
+        assert_eq!(top_k(&[0.1, 0.5, 0.5, 0.2], 3), vec![1, 2, 3]);
+        assert_eq!(top_k(&[0.1, 0.5], 10), vec![1, 0]);
+    }
+
+    #[test]
+    fn min_score_and_k_limit_predictions() {
+        let options = ClassifyOptions { top_k: 2, min_score: 0.3, ..Default::default() };
+        let c = run(&[0.5, 0.25, 0.25], &options).unwrap();
+        assert_eq!(c.predictions.len(), 1);
+        assert_eq!(c.predictions[0].label, "Rana temporaria");
+    }
+
+    #[test]
+    fn allow_and_deny_match_labels_and_higher_taxa() {
+        let allow_bufo = ClassifyOptions { allow: vec!["bufo".into()], ..Default::default() };
+        let c = run(&[0.6, 0.3, 0.1], &allow_bufo).unwrap();
+        assert_eq!(c.predictions.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), ["Bufo bufo"]);
+        let deny_one = ClassifyOptions { deny: vec!["Rana temporaria".into()], ..Default::default() };
+        let c = run(&[0.6, 0.3, 0.1], &deny_one).unwrap();
+        assert_eq!(c.predictions[0].label, "Rana arvalis");
+        assert_eq!(c.predictions.len(), 2);
+    }
+
+    #[test]
+    fn rollup_uses_the_threshold() {
+        let c = run(&[0.45, 0.45, 0.1], &ClassifyOptions::default()).unwrap();
+        let r = c.rollup.unwrap();
+        assert_eq!((r.rank, r.name.as_str()), (Rank::Genus, "Rana"));
+        let strict = ClassifyOptions { rollup_threshold: 0.95, ..Default::default() };
+        assert_eq!(run(&[0.45, 0.45, 0.1], &strict).unwrap().rollup, None);
+    }
+
+    #[test]
+    fn bad_options_and_nan_scores_are_errors() {
+        let zero_k = ClassifyOptions { top_k: 0, ..Default::default() };
+        assert!(matches!(run(&[1.0, 0.0, 0.0], &zero_k), Err(TaxaError::InvalidOptions(_))));
+        let bad_threshold = ClassifyOptions { rollup_threshold: 1.5, ..Default::default() };
+        assert!(matches!(run(&[1.0, 0.0, 0.0], &bad_threshold), Err(TaxaError::InvalidOptions(_))));
+        assert!(matches!(run(&[f32::NAN, 0.0, 0.0], &ClassifyOptions::default()), Err(TaxaError::Inference(_))));
+    }
+}

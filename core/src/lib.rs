@@ -1,0 +1,38 @@
+//! taxa-core: offline species identification on the device.
+//!
+//! Load a model bundle once, then classify photos, files or camera frames
+//! from any number of threads:
+//!
+//! ```no_run
+//! use taxa_core::{Classifier, ClassifyOptions};
+//! let classifier = Classifier::load("species.onnx")?;
+//! let result = classifier.classify_file("frog.jpg", &ClassifyOptions::default())?;
+//! for p in &result.predictions {
+//!     println!("{:>5.1}%  {}", p.score * 100.0, p.label);
+//! }
+//! if let Some(taxon) = &result.rollup {
+//!     println!("best confident taxon: {} {} ({:.2})", taxon.rank, taxon.name, taxon.score);
+//! }
+//! # Ok::<(), taxa_core::TaxaError>(())
+//! ```
+
+pub mod bundle;
+pub mod classifier;
+pub mod classify;
+pub mod decode;
+pub mod error;
+pub mod onnx_graph;
+pub mod pixels;
+pub mod preprocess;
+pub mod rollup;
+
+pub use bundle::{BundleMetadata, OutputKind, Provenance, Rank, Taxonomy};
+pub use classifier::Classifier;
+pub use classify::{Classification, ClassifyOptions, Prediction};
+pub use decode::{DecodeLimits, decode_image, decode_image_file};
+pub use error::{Result, TaxaError};
+pub use pixels::{PixelBuffer, PixelFormat, PixelsRef};
+pub use preprocess::PreprocessContract;
+pub use rollup::{RolledUpTaxon, TaxonScore};
+/// The protobuf types of ONNX, re-exported so users build models without a second prost.
+pub use tract_onnx::pb as onnx_pb;

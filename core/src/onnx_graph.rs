@@ -1,0 +1,149 @@
+//! A small builder for ONNX graphs over `tract_onnx::pb`. The trainer's
+//! exporter and the tests build models with it; nothing here runs a model.
+
+use tract_onnx::pb::{
+    self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto,
+    TypeProto, ValueInfoProto, attribute_proto::AttributeType, tensor_proto::DataType,
+    tensor_shape_proto::{Dimension, dimension},
+};
+
+/// The opset written by taxa (ONNX ≥ 13 semantics for Reshape, Softmax…).
+pub const OPSET: i64 = 17;
+/// IR version 8 matches opset 17.
+pub const IR_VERSION: i64 = 8;
+
+/// A tensor dimension in a graph input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    Fixed(i64),
+    /// A named, dynamic dimension such as `"batch"`.
+    Symbolic(String),
+}
+
+impl From<i64> for Dim {
+    fn from(v: i64) -> Self {
+        Dim::Fixed(v)
+    }
+}
+
+impl From<&str> for Dim {
+    fn from(v: &str) -> Self {
+        Dim::Symbolic(v.to_string())
+    }
+}
+
+/// Builds a graph node by node; names of intermediate values are generated.
+#[derive(Debug, Default)]
+pub struct GraphBuilder {
+    graph: GraphProto,
+    next_id: usize,
+}
+
+impl GraphBuilder {
+    pub fn new(name: &str) -> Self {
+        GraphBuilder { graph: GraphProto { name: name.to_string(), ..Default::default() }, next_id: 0 }
+    }
+
+    /// Declares a float32 graph input.
+    pub fn input(&mut self, name: &str, dims: &[Dim]) -> String {
+        self.graph.input.push(value_info(name, dims));
+        name.to_string()
+    }
+
+    /// Declares a float32 graph output.
+    pub fn output(&mut self, name: &str, dims: &[Dim]) {
+        self.graph.output.push(value_info(name, dims));
+    }
+
+    /// Adds a float32 constant, stored as raw little-endian bytes.
+    pub fn initializer(&mut self, name: &str, dims: &[i64], values: &[f32]) -> String {
+        debug_assert_eq!(dims.iter().product::<i64>() as usize, values.len(), "{name}");
+        self.graph.initializer.push(TensorProto {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            data_type: DataType::Float as i32,
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    /// Adds an int64 constant (shapes, axes).
+    pub fn initializer_i64(&mut self, name: &str, dims: &[i64], values: &[i64]) -> String {
+        self.graph.initializer.push(TensorProto {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            data_type: DataType::Int64 as i32,
+            int64_data: values.to_vec(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    /// Adds a node with one output and returns that output's name.
+    pub fn node(&mut self, op_type: &str, inputs: &[&str], attributes: Vec<AttributeProto>) -> String {
+        self.next_id += 1;
+        let output = format!("{}_{}", op_type.to_lowercase(), self.next_id);
+        self.node_named(op_type, inputs, &output, attributes);
+        output
+    }
+
+    /// Adds a node whose single output gets the given name.
+    pub fn node_named(&mut self, op_type: &str, inputs: &[&str], output: &str, attributes: Vec<AttributeProto>) {
+        self.graph.node.push(NodeProto {
+            name: format!("{op_type}_{}", self.graph.node.len()),
+            op_type: op_type.to_string(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.to_string()],
+            attribute: attributes,
+            ..Default::default()
+        });
+    }
+
+    pub fn build(self) -> ModelProto {
+        ModelProto {
+            ir_version: IR_VERSION,
+            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
+            producer_name: "taxa".into(),
+            producer_version: env!("CARGO_PKG_VERSION").into(),
+            graph: Some(self.graph),
+            ..Default::default()
+        }
+    }
+}
+
+fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Dim::Fixed(v) => dimension::Value::DimValue(*v),
+                Dim::Symbolic(s) => dimension::Value::DimParam(s.clone()),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: DataType::Float as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn attr_int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: value, ..Default::default() }
+}
+
+pub fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints: values.to_vec(), ..Default::default() }
+}
+
+pub fn attr_float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: value, ..Default::default() }
+}

@@ -1,0 +1,348 @@
+//! The preprocessing contract (resize, crop, mean/std, layout) and the one
+//! implementation of it. The trainer calls this same code for evaluation, so
+//! training and the device cannot drift apart.
+
+use fast_image_resize::{self as fr, images::Image, images::ImageRef};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TaxaError};
+use crate::pixels::{PixelFormat, PixelsRef};
+
+/// How the source image is scaled before cropping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "snake_case")]
+pub enum Resize {
+    /// Scale so the shorter side is `size`, keeping the aspect ratio
+    /// (torchvision `Resize(int)`).
+    ShorterSide { size: u32 },
+    /// Scale to exactly `width`×`height`, ignoring the aspect ratio.
+    Stretch { width: u32, height: u32 },
+}
+
+/// What is cut out of the resized image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "snake_case")]
+pub enum Crop {
+    /// torchvision `CenterCrop((height, width))`.
+    Center { width: u32, height: u32 },
+    /// Keep the whole resized image.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolation {
+    Nearest,
+    /// Antialiased bilinear, as Pillow and torchvision (antialias=True) do it.
+    Bilinear,
+    /// Pillow's bicubic (Catmull-Rom, a = -0.5).
+    Bicubic,
+    Lanczos3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Nchw,
+    Nhwc,
+}
+
+/// Everything needed to turn pixels into the model's input tensor.
+/// Values are computed as `(pixel / value_scale - mean) / std`, float32.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessContract {
+    pub resize: Resize,
+    pub crop: Crop,
+    pub interpolation: Interpolation,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    pub channel_order: ChannelOrder,
+    pub layout: Layout,
+    pub value_scale: f32,
+}
+
+impl Default for PreprocessContract {
+    fn default() -> Self {
+        Self::imagenet()
+    }
+}
+
+impl PreprocessContract {
+    /// The ImageNet-standard contract: shorter side to 256 (bilinear), centre
+    /// crop 224, ImageNet mean/std, RGB, NCHW float32.
+    pub fn imagenet() -> Self {
+        Self::imagenet_sized(224)
+    }
+
+    /// The ImageNet recipe at another input size (resize = size × 256/224).
+    pub fn imagenet_sized(size: u32) -> Self {
+        PreprocessContract {
+            resize: Resize::ShorterSide { size: (size as f64 * 256.0 / 224.0).round() as u32 },
+            crop: Crop::Center { width: size, height: size },
+            interpolation: Interpolation::Bilinear,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+            channel_order: ChannelOrder::Rgb,
+            layout: Layout::Nchw,
+            value_scale: 255.0,
+        }
+    }
+
+    /// The (width, height) of the model input.
+    pub fn input_size(&self) -> Result<(u32, u32), String> {
+        match (self.crop, self.resize) {
+            (Crop::Center { width, height }, _) => Ok((width, height)),
+            (Crop::None, Resize::Stretch { width, height }) => Ok((width, height)),
+            (Crop::None, Resize::ShorterSide { .. }) => {
+                Err("a shorter-side resize without a crop gives no fixed input size".into())
+            }
+        }
+    }
+
+    /// The input tensor shape for a batch of one, in this contract's layout.
+    pub fn input_shape(&self) -> Result<[usize; 4], String> {
+        let (w, h) = self.input_size()?;
+        Ok(match self.layout {
+            Layout::Nchw => [1, 3, h as usize, w as usize],
+            Layout::Nhwc => [1, h as usize, w as usize, 3],
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let (w, h) = self.input_size()?;
+        if w == 0 || h == 0 || w > 8192 || h > 8192 {
+            return Err(format!("input size {w}×{h} is out of range"));
+        }
+        match (self.resize, self.crop) {
+            (Resize::ShorterSide { size }, Crop::Center { width, height }) if size < width.max(height) => {
+                return Err(format!("resize to {size} is smaller than the {width}×{height} crop"));
+            }
+            (Resize::Stretch { width: rw, height: rh }, Crop::Center { width, height }) if rw < width || rh < height => {
+                return Err(format!("stretch to {rw}×{rh} is smaller than the {width}×{height} crop"));
+            }
+            _ => {}
+        }
+        if self.std.iter().any(|s| !s.is_finite() || *s == 0.0) || self.mean.iter().any(|m| !m.is_finite()) {
+            return Err("mean and std must be finite and std non-zero".into());
+        }
+        if !self.value_scale.is_finite() || self.value_scale <= 0.0 {
+            return Err("value_scale must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Where the model's input window lies in a `src_w`×`src_h` source, in
+    /// source pixels (left, top, width, height). Resizing that window straight
+    /// to the input size equals resize-then-crop, at a fraction of the work.
+    pub fn source_window(&self, src_w: u32, src_h: u32) -> (f64, f64, f64, f64) {
+        let (resized_w, resized_h) = match self.resize {
+            Resize::ShorterSide { size } => {
+                // torchvision: the short side becomes `size`, the long side int(size * long / short).
+                let (short, long) = (src_w.min(src_h) as u64, src_w.max(src_h) as u64);
+                let new_long = (size as u64 * long / short) as u32;
+                if src_w <= src_h { (size, new_long) } else { (new_long, size) }
+            }
+            Resize::Stretch { width, height } => (width, height),
+        };
+        let (sx, sy) = (resized_w as f64 / src_w as f64, resized_h as f64 / src_h as f64);
+        match self.crop {
+            Crop::Center { width, height } => {
+                // torchvision's CenterCrop: int(round((size - crop) / 2)), round half to even.
+                let left = ((resized_w as f64 - width as f64) / 2.0).round_ties_even();
+                let top = ((resized_h as f64 - height as f64) / 2.0).round_ties_even();
+                (left / sx, top / sy, width as f64 / sx, height as f64 / sy)
+            }
+            Crop::None => (0.0, 0.0, src_w as f64, src_h as f64),
+        }
+    }
+
+    fn resize_alg(&self) -> fr::ResizeAlg {
+        match self.interpolation {
+            Interpolation::Nearest => fr::ResizeAlg::Nearest,
+            Interpolation::Bilinear => fr::ResizeAlg::Convolution(fr::FilterType::Bilinear),
+            Interpolation::Bicubic => fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom),
+            Interpolation::Lanczos3 => fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
+        }
+    }
+
+    /// Turns packed pixels into the model input tensor (batch of one), as a
+    /// flat vector in this contract's layout.
+    pub fn apply(&self, pixels: PixelsRef<'_>) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        self.apply_into(pixels, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`apply`](Self::apply), appending to `out` (for building batches).
+    pub fn apply_into(&self, pixels: PixelsRef<'_>, out: &mut Vec<f32>) -> Result<()> {
+        let (dst_w, dst_h) = self.input_size().map_err(TaxaError::InvalidOptions)?;
+        let resized = self.resize_window(pixels, dst_w, dst_h)?;
+        self.normalize_into(resized.buffer(), pixels.format, dst_w, dst_h, out);
+        Ok(())
+    }
+
+    fn resize_window(&self, pixels: PixelsRef<'_>, dst_w: u32, dst_h: u32) -> Result<Image<'static>> {
+        let pixel_type = match pixels.format.bytes_per_pixel() {
+            3 => fr::PixelType::U8x3,
+            _ => fr::PixelType::U8x4,
+        };
+        let src = ImageRef::new(pixels.width, pixels.height, pixels.data, pixel_type)
+            .map_err(|e| TaxaError::InvalidPixelBuffer(e.to_string()))?;
+        let mut dst = Image::new(dst_w, dst_h, pixel_type);
+        let (left, top, width, height) = self.source_window(pixels.width, pixels.height);
+        let options = fr::ResizeOptions::new()
+            .resize_alg(self.resize_alg())
+            .crop(left, top, width, height)
+            // Alpha is dropped, not premultiplied, matching Pillow's convert("RGB").
+            .use_alpha(false);
+        fr::Resizer::new()
+            .resize(&src, &mut dst, &options)
+            .map_err(|e| TaxaError::InvalidPixelBuffer(format!("resize failed: {e}")))?;
+        Ok(dst)
+    }
+
+    fn normalize_into(&self, packed: &[u8], format: PixelFormat, w: u32, h: u32, out: &mut Vec<f32>) {
+        let bpp = format.bytes_per_pixel();
+        // Byte offset of R, G, B within a source pixel.
+        let rgb_offsets = format.rgb_offsets();
+        // Model channel c reads source channel `model_rgb[c]` (0 = R, 1 = G, 2 = B).
+        let model_rgb = match self.channel_order {
+            ChannelOrder::Rgb => [0, 1, 2],
+            ChannelOrder::Bgr => [2, 1, 0],
+        };
+        let mut offsets = [0usize; 3];
+        let mut scale = [0f32; 3];
+        let mut bias = [0f32; 3];
+        for c in 0..3 {
+            let rgb = model_rgb[c];
+            offsets[c] = rgb_offsets[rgb];
+            scale[c] = 1.0 / (self.value_scale * self.std[rgb]);
+            bias[c] = -self.mean[rgb] / self.std[rgb];
+        }
+        let plane = (w * h) as usize;
+        let start = out.len();
+        out.resize(start + 3 * plane, 0.0);
+        let dst = &mut out[start..];
+        match self.layout {
+            Layout::Nchw => {
+                let (r, rest) = dst.split_at_mut(plane);
+                let (g, b) = rest.split_at_mut(plane);
+                for (i, px) in packed.chunks_exact(bpp).enumerate() {
+                    r[i] = px[offsets[0]] as f32 * scale[0] + bias[0];
+                    g[i] = px[offsets[1]] as f32 * scale[1] + bias[1];
+                    b[i] = px[offsets[2]] as f32 * scale[2] + bias[2];
+                }
+            }
+            Layout::Nhwc => {
+                for (px, o) in packed.chunks_exact(bpp).zip(dst.chunks_exact_mut(3)) {
+                    for c in 0..3 {
+                        o[c] = px[offsets[c]] as f32 * scale[c] + bias[c];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
+        rgb.iter().copied().cycle().take((w * h * 3) as usize).collect()
+    }
+
+    #[test]
+    fn solid_colour_gives_hand_computed_values() {
+        let contract = PreprocessContract::imagenet();
+        let data = solid(300, 400, [255, 128, 0]);
+        let t = contract.apply(PixelsRef::new(300, 400, PixelFormat::Rgb8, &data).unwrap()).unwrap();
+        assert_eq!(t.len(), 3 * 224 * 224);
+        // (255/255 - 0.485) / 0.229, (128/255 - 0.456) / 0.224, (0 - 0.406) / 0.225
+        let expected = [2.248_908_3, 0.205_182_1, -1.804_444_4];
+        for c in 0..3 {
+            for v in &t[c * 224 * 224..(c + 1) * 224 * 224] {
+                assert!((v - expected[c]).abs() < 1e-5, "channel {c}: {v} vs {}", expected[c]);
+            }
+        }
+    }
+
+    #[test]
+    fn bgr_and_nhwc_reorder_channels() {
+        let mut contract = PreprocessContract::imagenet_sized(8);
+        contract.channel_order = ChannelOrder::Bgr;
+        contract.layout = Layout::Nhwc;
+        contract.mean = [0.0; 3];
+        contract.std = [1.0; 3];
+        let data = solid(16, 16, [10, 20, 30]);
+        let t = contract.apply(PixelsRef::new(16, 16, PixelFormat::Rgb8, &data).unwrap()).unwrap();
+        assert_eq!(t.len(), 8 * 8 * 3);
+        for px in t.chunks_exact(3) {
+            assert!((px[0] - 30.0 / 255.0).abs() < 1e-6 && (px[2] - 10.0 / 255.0).abs() < 1e-6, "{px:?}");
+        }
+    }
+
+    #[test]
+    fn source_window_matches_torchvision_arithmetic() {
+        let contract = PreprocessContract::imagenet();
+        // 800×600: resize to 341×256, crop left round(58.5)=58 (ties to even), top 16.
+        let (l, t, w, h) = contract.source_window(800, 600);
+        let sx = 341.0 / 800.0;
+        let sy = 256.0 / 600.0;
+        assert!((l - 58.0 / sx).abs() < 1e-9 && (t - 16.0 / sy).abs() < 1e-9);
+        assert!((w - 224.0 / sx).abs() < 1e-9 && (h - 224.0 / sy).abs() < 1e-9);
+        // Portrait images keep the width as the short side.
+        let (l, t, _, _) = contract.source_window(256, 512);
+        assert_eq!((l, t), (16.0, 144.0));
+    }
+
+    #[test]
+    fn centre_crop_keeps_the_centre() {
+        // Left half black, right half white, 512×256: after shorter side 256 and a
+        // centre crop of 224 from 512 wide, columns left of 112 are black.
+        let mut contract = PreprocessContract::imagenet();
+        contract.mean = [0.0; 3];
+        contract.std = [1.0; 3];
+        contract.interpolation = Interpolation::Nearest;
+        let mut data = Vec::new();
+        for _y in 0..256 {
+            for x in 0..512 {
+                let v = if x < 256 { 0 } else { 255 };
+                data.extend_from_slice(&[v, v, v]);
+            }
+        }
+        let t = contract.apply(PixelsRef::new(512, 256, PixelFormat::Rgb8, &data).unwrap()).unwrap();
+        let row = &t[100 * 224..101 * 224];
+        assert!(row[..112].iter().all(|v| *v == 0.0), "{:?}", &row[..112]);
+        assert!(row[112..].iter().all(|v| *v == 1.0), "{:?}", &row[112..]);
+    }
+
+    #[test]
+    fn invalid_contracts_are_rejected() {
+        let mut c = PreprocessContract::imagenet();
+        c.resize = Resize::ShorterSide { size: 100 };
+        assert!(c.validate().unwrap_err().contains("smaller than"));
+        let mut c = PreprocessContract::imagenet();
+        c.std[1] = 0.0;
+        assert!(c.validate().is_err());
+        let mut c = PreprocessContract::imagenet();
+        c.crop = Crop::None;
+        assert!(c.validate().unwrap_err().contains("no fixed input size"));
+    }
+
+    #[test]
+    fn contract_json_is_readable() {
+        let json = serde_json::to_value(PreprocessContract::imagenet()).unwrap();
+        assert_eq!(json["resize"]["policy"], "shorter_side");
+        assert_eq!(json["resize"]["size"], 256);
+        assert_eq!(json["crop"]["width"], 224);
+        assert_eq!(json["layout"], "nchw");
+    }
+}

@@ -1,0 +1,45 @@
+# Sourced by the project's scripts: creates the project-local Python
+# environment on first use and points the tch build at its libtorch.
+#   TAXA_PY_EXTRAS="onnxruntime onnx ..."  extra packages to install (tests, benchmarks)
+set -euo pipefail
+TAXA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TAXA_VENV="${TAXA_VENV:-$TAXA_ROOT/.venv}"
+TAXA_TORCH_VERSION="2.11.0"
+
+if [ ! -x "$TAXA_VENV/bin/python" ]; then
+    echo "taxa: creating Python environment in $TAXA_VENV (first run only)" >&2
+    python3 -m venv "$TAXA_VENV"
+    "$TAXA_VENV/bin/python" -m pip install --quiet --upgrade pip
+fi
+
+taxa_pip_install() {
+    # Installs only what is missing, so later runs cost one import check.
+    local missing=()
+    for spec in "$@"; do
+        local name="${spec%%[=<>]*}"
+        local module="${name//-/_}"
+        case "$name" in pillow) module=PIL ;; esac
+        local want="${spec#"$name"}"; want="${want#==}"
+        if ! "$TAXA_VENV/bin/python" - "$module" "$want" <<'PY' 2>/dev/null; then
+import importlib, sys
+module, want = sys.argv[1], sys.argv[2]
+m = importlib.import_module(module)
+if want and not getattr(m, "__version__", "").startswith(want):
+    sys.exit(1)
+PY
+            missing+=("$spec")
+        fi
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "taxa: installing ${missing[*]} into $TAXA_VENV" >&2
+        "$TAXA_VENV/bin/python" -m pip install --quiet "${missing[@]}"
+    fi
+}
+
+taxa_pip_install "torch==$TAXA_TORCH_VERSION" ${TAXA_PY_EXTRAS:-}
+
+export PATH="$TAXA_VENV/bin:$PATH"
+export LIBTORCH_USE_PYTORCH=1
+TAXA_TORCH_LIB="$("$TAXA_VENV/bin/python" -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
+export TAXA_TORCH_LIB
+export LD_LIBRARY_PATH="$TAXA_TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

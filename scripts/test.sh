@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command, and what CI runs: every test in the project.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$TAXA_ROOT"
+# Release: tract inference and image decoding are too slow unoptimised.
+cargo test --release --locked --workspace "$@"

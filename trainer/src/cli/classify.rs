@@ -1,0 +1,135 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use taxa_core::{Classification, Classifier, ClassifyOptions};
+
+use crate::ModelArgs;
+
+#[derive(Args)]
+pub struct ClassifyArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Images to classify (JPEG, PNG, WebP, GIF, BMP, TIFF).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub options: OptionArgs,
+    /// Print JSON (one array of results) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Classification options as CLI flags.
+#[derive(Args, Debug, Clone)]
+pub struct OptionArgs {
+    /// How many predictions to show per image.
+    #[arg(long, short = 'k', default_value_t = 5)]
+    pub top_k: usize,
+    /// Hide predictions scoring below this.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_score: f32,
+    /// Only consider these labels or higher taxa (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Ignore these labels or higher taxa (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub deny: Vec<String>,
+    /// Score a taxon needs for the roll-up to descend into it.
+    #[arg(long, default_value_t = 0.8)]
+    pub rollup_threshold: f32,
+}
+
+impl OptionArgs {
+    pub fn to_options(&self) -> ClassifyOptions {
+        ClassifyOptions {
+            top_k: self.top_k,
+            min_score: self.min_score,
+            allow: self.allow.clone(),
+            deny: self.deny.clone(),
+            rollup_threshold: self.rollup_threshold,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ImageResult {
+    image: PathBuf,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Outcome {
+    Ok(Classification),
+    Err { error: String },
+}
+
+pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
+    let classifier = args.model.load()?;
+    let options = args.options.to_options();
+    options.validate()?;
+    let results = classify_all(&classifier, &args.images, &options, !args.json);
+    let failed = results.iter().filter(|r| matches!(r.outcome, Outcome::Err { .. })).count();
+    if args.json {
+        super::print_json(&results)?;
+    } else {
+        for result in &results {
+            print_text(result);
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {} images could not be classified", results.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Classifies in parallel, keeping the input order; a bad image is reported
+/// in its slot and the rest go on.
+fn classify_all(classifier: &Classifier, images: &[PathBuf], options: &ClassifyOptions, progress: bool) -> Vec<ImageResult> {
+    let bar = if progress && images.len() > 20 {
+        ProgressBar::new(images.len() as u64).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} images  {per_sec}  eta {eta}").expect("valid template"),
+        )
+    } else {
+        ProgressBar::hidden()
+    };
+    let results = images
+        .par_iter()
+        .progress_with(bar.clone())
+        .map(|image| ImageResult {
+            image: image.clone(),
+            outcome: match classifier.classify_file(image, options) {
+                Ok(c) => Outcome::Ok(c),
+                Err(e) => Outcome::Err { error: e.to_string() },
+            },
+        })
+        .collect();
+    bar.finish_and_clear();
+    results
+}
+
+fn print_text(result: &ImageResult) {
+    println!("{}", result.image.display());
+    match &result.outcome {
+        Outcome::Err { error } => println!("  error: {error}"),
+        Outcome::Ok(c) => print_classification(c),
+    }
+}
+
+/// Human-readable top-k and roll-up (also used by `taxa demo`).
+pub fn print_classification(c: &Classification) {
+    for p in &c.predictions {
+        let common = p.taxonomy.common_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        println!("  {:>6.2}%  {}{}", p.score * 100.0, p.label, common);
+    }
+    match &c.rollup {
+        Some(taxon) => println!("  roll-up: {} {} ({:.2})", taxon.rank, taxon.name, taxon.score),
+        None => println!("  roll-up: no taxon reaches the threshold"),
+    }
+}

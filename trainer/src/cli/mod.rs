@@ -1,0 +1,11 @@
+pub mod bench;
+pub mod classify;
+pub mod demo;
+pub mod devices;
+pub mod inspect;
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

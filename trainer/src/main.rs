@@ -1,0 +1,68 @@
+//! `taxa`: classify photos with a model bundle, inspect and benchmark
+//! bundles, and (as the training issues land) train and export models.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod cli;
+mod demo_model;
+
+#[derive(Parser)]
+#[command(name = "taxa", version, about = "Offline species identification: classify, inspect, benchmark")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify images with a model bundle (or a plain ONNX file plus labels).
+    Classify(cli::classify::ClassifyArgs),
+    /// Print a bundle's metadata: labels, taxonomy, preprocessing, provenance.
+    Inspect(cli::inspect::InspectArgs),
+    /// Time load, decode, preprocess and inference (medians, one thread).
+    Bench(cli::bench::BenchArgs),
+    /// Build a small colour-based model and sample photos, then classify them.
+    Demo(cli::demo::DemoArgs),
+    /// Report the torch build and whether CUDA is usable.
+    Devices(cli::devices::DevicesArgs),
+}
+
+/// Where the model comes from; shared by the commands that load one.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model bundle (.onnx with taxa metadata) or plain ONNX file.
+    #[arg(long, short = 'm')]
+    pub model: PathBuf,
+    /// Labels file, one label a line (needed for a plain ONNX file).
+    #[arg(long, short = 'l')]
+    pub labels: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> anyhow::Result<taxa_core::Classifier> {
+        use anyhow::Context;
+        taxa_core::Classifier::load_with_labels(&self.model, self.labels.as_ref())
+            .with_context(|| format!("loading model {}", self.model.display()))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(args) => cli::classify::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
+        Command::Bench(args) => cli::bench::run(args),
+        Command::Demo(args) => cli::demo::run(args),
+        Command::Devices(args) => cli::devices::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

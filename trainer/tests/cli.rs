@@ -1,0 +1,114 @@
+//! The `taxa` binary driven as a user drives it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn taxa(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_taxa")).args(args).output().expect("taxa runs")
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "taxa failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("valid JSON on stdout")
+}
+
+/// Runs `taxa demo` into `dir` and returns its JSON report.
+fn demo(dir: &Path) -> Value {
+    json_of(&taxa(&["demo", "--out", dir.to_str().unwrap(), "--val-per-species", "10", "--json"]))
+}
+
+#[test]
+fn demo_builds_a_bundle_that_classifies_its_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = demo(dir.path());
+    assert!(report["val_top1_error"].as_f64().unwrap() < 0.5, "{report}");
+    assert_eq!(report["val_top5_error"].as_f64().unwrap(), 0.0, "{report}");
+    let photos = report["photos"].as_array().unwrap();
+    assert_eq!(photos.len(), 6);
+    for photo in photos {
+        let truth = photo["truth"].as_str().unwrap();
+        let top5: Vec<&str> = photo["predictions"].as_array().unwrap().iter().map(|p| p["label"].as_str().unwrap()).collect();
+        assert!(top5.contains(&truth), "{truth} not in {top5:?}");
+        // The two Rana species are nearly one colour: the roll-up answers with the genus or deeper.
+        if truth.starts_with("Rana") {
+            let rollup = &photo["rollup"];
+            assert!(rollup["rank"] == "genus" || rollup["rank"] == "species", "{rollup}");
+            assert!(rollup["lineage"].as_array().unwrap().iter().any(|t| t["name"] == "Rana"), "{rollup}");
+        }
+    }
+}
+
+#[test]
+fn classify_reports_bad_images_and_still_classifies_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let bundle = dir.path().join("demo-species.onnx");
+    let good = dir.path().join("photos/hyla_arborea.jpg");
+    let broken = dir.path().join("broken.jpg");
+    std::fs::write(&broken, b"\xff\xd8\xff\xe0 truncated").unwrap();
+    let missing = dir.path().join("missing.png");
+    let args = [
+        "classify", "--model", bundle.to_str().unwrap(), good.to_str().unwrap(), broken.to_str().unwrap(),
+        missing.to_str().unwrap(), "--top-k", "3", "--json",
+    ];
+    let output = taxa(&args);
+    assert!(!output.status.success(), "a failed image must fail the run");
+    let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["predictions"].as_array().unwrap().len(), 3);
+    assert_eq!(results[0]["predictions"][0]["label"], "Hyla arborea");
+    assert_eq!(results[0]["predictions"][0]["taxonomy"]["family"], "Hylidae");
+    assert!(results[1]["error"].as_str().unwrap().contains("corrupt"), "{}", results[1]);
+    assert!(results[2]["error"].as_str().unwrap().contains("missing.png"), "{}", results[2]);
+
+    // Text output, allow-list by a higher taxon.
+    let output = taxa(&["classify", "-m", bundle.to_str().unwrap(), good.to_str().unwrap(), "--allow", "Plantae"]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let predictions: Vec<&str> = text.lines().skip(1).filter(|l| l.contains('%')).collect();
+    assert!(!predictions.is_empty() && predictions.len() <= 2, "{text}");
+    assert!(predictions.iter().all(|l| l.contains("Taraxacum") || l.contains("Myosotis")), "{text}");
+}
+
+#[test]
+fn inspect_prints_the_bundle_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let bundle = dir.path().join("demo-species.onnx");
+    let info = json_of(&taxa(&["inspect", bundle.to_str().unwrap(), "--json"]));
+    assert_eq!(info["classes"], 6);
+    assert_eq!(info["taxonomy"][3]["order"], "Coleoptera");
+    assert_eq!(info["preprocess"]["crop"]["width"], 96);
+    assert!(info["provenance"]["val_top1_error"].is_number());
+    let text = String::from_utf8(taxa(&["inspect", bundle.to_str().unwrap()]).stdout).unwrap();
+    assert!(text.contains("Animalia > Arthropoda > Insecta > Coleoptera"), "{text}");
+
+    let not_a_model = dir.path().join("photos/hyla_arborea.jpg");
+    let output = taxa(&["inspect", not_a_model.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("hyla_arborea.jpg"));
+}
+
+#[test]
+fn bench_reports_stage_medians() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let bundle = dir.path().join("demo-species.onnx");
+    let report = json_of(&taxa(&["bench", "--model", bundle.to_str().unwrap(), "--runs", "5", "--warmup", "1", "--json"]));
+    assert_eq!((report["image_width"].as_u64(), report["image_height"].as_u64()), (Some(800), Some(800)));
+    for key in ["load_ms", "decode_ms", "preprocess_ms", "inference_ms", "total_ms"] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
+    }
+    let parts: f64 = ["decode_ms", "preprocess_ms", "inference_ms"].iter().map(|k| report[*k].as_f64().unwrap()).sum();
+    assert!(parts <= report["total_ms"].as_f64().unwrap() * 1.5, "{report}");
+}
+
+#[test]
+fn devices_reports_the_torch_build() {
+    let info = json_of(&taxa(&["devices", "--json"]));
+    assert!(info["cuda_available"].is_boolean());
+    assert!(info["cpu_threads"].as_i64().unwrap() >= 1);
+}
