@@ -75,6 +75,11 @@ impl Classifier {
                 ));
             }
         };
+        Self::new(proto, metadata)
+    }
+
+    /// Loads a model with explicit metadata (what a bundle would carry).
+    pub fn new(proto: ModelProto, metadata: BundleMetadata) -> Result<Self> {
         metadata.validate()?;
         let input_shape = metadata.preprocess.input_shape().map_err(|m| TaxaError::metadata(bundle::keys::PREPROCESS, m))?;
         let plan = guard("loading the model", || optimise(&proto, input_shape))?

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod cli;
-mod demo_model;
 
 #[derive(Parser)]
 #[command(name = "taxa", version, about = "Offline species identification: classify, inspect, benchmark")]

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressIterator, ProgressStyle};
 use serde_json::json;
 use taxa_core::{Classifier, ClassifyOptions, bundle};
 
-use crate::demo_model::{demo_species, fit_bundle, render_photo};
+use taxa_trainer::demo_model::{demo_species, fit_bundle, render_photo};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -31,7 +31,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let species = demo_species();
 
     // Validation error on held-out renders, through the real classifier.
-    let staging = Classifier::from_model_proto(model.clone(), None)?;
+    let staging = Classifier::new(model.clone(), metadata.clone())?;
     let options = ClassifyOptions::default();
     let (mut top1_errors, mut top5_errors, mut total) = (0usize, 0usize, 0usize);
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new((species.len() * args.val_per_species) as u64) };

@@ -1,0 +1,193 @@
+//! ONNX export written in Rust: walks the same [`NetSpec`] the tch module
+//! runs and emits the equivalent ONNX graph with the trained weights.
+
+use std::collections::HashSet;
+
+use tch::{Device, Kind, Tensor};
+use taxa_core::PreprocessContract;
+use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_float, attr_int, attr_ints};
+use taxa_core::onnx_pb::ModelProto;
+
+use crate::models::{BN_EPS, Network, Op};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{arch} cannot be exported for a {height}×{width} input: {reason}")]
+    InputSize { arch: String, height: i64, width: i64, reason: String },
+    #[error("reading weights for export: {0}")]
+    Weights(String),
+}
+
+/// Export choices that change the graph but not its results.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportOptions {
+    /// Fold each BatchNorm into the convolution before it: fewer nodes and
+    /// less memory traffic on the device.
+    pub fold_batch_norm: bool,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions { fold_batch_norm: true }
+    }
+}
+
+/// Builds the ONNX graph of `net` for the contract's input size, with a
+/// dynamic batch dimension. Input `image`, output `logits`.
+pub fn export_onnx(net: &Network, contract: &PreprocessContract, options: ExportOptions) -> Result<ModelProto, ExportError> {
+    let spec = net.spec();
+    let (w, h) = contract.input_size().map_err(|reason| ExportError::InputSize { arch: spec.arch.clone(), height: 0, width: 0, reason })?;
+    let (h, w) = (h as i64, w as i64);
+    let size_error = |reason: String| ExportError::InputSize { arch: spec.arch.clone(), height: h, width: w, reason };
+    let shapes = spec.infer_shapes(h, w).map_err(size_error)?;
+
+    let mut consumers = vec![Vec::new(); spec.nodes.len()];
+    for (i, node) in spec.nodes.iter().enumerate() {
+        for &input in &node.inputs {
+            consumers[input].push(i);
+        }
+    }
+
+    let mut g = GraphBuilder::new(&spec.arch);
+    let mut constants = HashSet::new();
+    let mut names: Vec<String> = Vec::with_capacity(spec.nodes.len());
+    let mut folded = vec![false; spec.nodes.len()];
+    let last = spec.output();
+    for (i, node) in spec.nodes.iter().enumerate() {
+        let input = |k: usize| names[node.inputs[k]].clone();
+        let name = match &node.op {
+            Op::Input => g.input("image", &[Dim::from("batch"), 3.into(), h.into(), w.into()]),
+            Op::Conv2d { module, kernel, stride, padding, groups, bias, .. } => {
+                let weight = net.param(&format!("{module}.weight")).expect("spec param");
+                let bias = bias.then(|| net.param(&format!("{module}.bias")).expect("spec param").shallow_clone());
+                let bn = match consumers[i].as_slice() {
+                    [next] if options.fold_batch_norm => match &spec.nodes[*next].op {
+                        Op::BatchNorm2d { module, .. } => Some((*next, module.clone())),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let (weight, bias) = match &bn {
+                    Some((next, bn_module)) => {
+                        folded[*next] = true;
+                        fold_batch_norm(net, weight, bias.as_ref(), bn_module)
+                    }
+                    None => (weight.shallow_clone(), bias),
+                };
+                let w_name = g.initializer(&format!("{module}.weight"), &weight.size(), &values(&weight)?);
+                let mut inputs = vec![input(0), w_name];
+                if let Some(b) = &bias {
+                    inputs.push(g.initializer(&format!("{module}.bias"), &b.size(), &values(b)?));
+                }
+                let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                g.node(
+                    "Conv",
+                    &refs,
+                    vec![
+                        attr_ints("kernel_shape", &[*kernel, *kernel]),
+                        attr_ints("strides", &[*stride, *stride]),
+                        attr_ints("pads", &[*padding; 4]),
+                        attr_int("group", *groups),
+                    ],
+                )
+            }
+            Op::BatchNorm2d { .. } if folded[i] => input(0),
+            Op::BatchNorm2d { module, .. } => {
+                let mut inputs = vec![input(0)];
+                for leaf in ["weight", "bias", "running_mean", "running_var"] {
+                    let t = net.param(&format!("{module}.{leaf}")).expect("spec param");
+                    inputs.push(g.initializer(&format!("{module}.{leaf}"), &t.size(), &values(t)?));
+                }
+                let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                g.node("BatchNormalization", &refs, vec![attr_float("epsilon", BN_EPS as f32)])
+            }
+            Op::Relu => g.node("Relu", &[&input(0)], vec![]),
+            Op::MaxPool2d { kernel, stride, padding, ceil_mode } => g.node(
+                "MaxPool",
+                &[&input(0)],
+                vec![
+                    attr_ints("kernel_shape", &[*kernel, *kernel]),
+                    attr_ints("strides", &[*stride, *stride]),
+                    attr_ints("pads", &[*padding; 4]),
+                    attr_int("ceil_mode", *ceil_mode as i64),
+                ],
+            ),
+            Op::AvgPool2d { kernel, stride } => g.node(
+                "AveragePool",
+                &[&input(0)],
+                vec![attr_ints("kernel_shape", &[*kernel, *kernel]), attr_ints("strides", &[*stride, *stride])],
+            ),
+            Op::AdaptiveAvgPool2d { size: 1 } => g.node("GlobalAveragePool", &[&input(0)], vec![]),
+            Op::AdaptiveAvgPool2d { size } => {
+                let [_, ih, iw] = shapes[node.inputs[0]];
+                if ih == *size && iw == *size {
+                    input(0)
+                } else if ih % size == 0 && iw % size == 0 {
+                    let (kh, kw) = (ih / size, iw / size);
+                    g.node("AveragePool", &[&input(0)], vec![attr_ints("kernel_shape", &[kh, kw]), attr_ints("strides", &[kh, kw])])
+                } else {
+                    return Err(size_error(format!("adaptive pooling {ih}×{iw} to {size}×{size} has no fixed-window equivalent")));
+                }
+            }
+            Op::Flatten => g.node("Flatten", &[&input(0)], vec![attr_int("axis", 1)]),
+            Op::Linear { module, .. } => {
+                let weight = net.param(&format!("{module}.weight")).expect("spec param");
+                let bias = net.param(&format!("{module}.bias")).expect("spec param");
+                let w_name = g.initializer(&format!("{module}.weight"), &weight.size(), &values(weight)?);
+                let b_name = g.initializer(&format!("{module}.bias"), &bias.size(), &values(bias)?);
+                g.node("Gemm", &[&input(0), &w_name, &b_name], vec![attr_int("transB", 1)])
+            }
+            Op::Dropout { .. } => input(0),
+            Op::Concat => {
+                let inputs: Vec<String> = node.inputs.iter().map(|&v| names[v].clone()).collect();
+                let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                g.node("Concat", &refs, vec![attr_int("axis", 1)])
+            }
+            Op::Add => g.node("Add", &[&input(0), &input(1)], vec![]),
+            Op::ChannelShuffle { groups } => {
+                let [c, sh, sw] = shapes[i];
+                // 0 copies the (dynamic) batch dimension.
+                let split = constant(&mut g, &mut constants, &[0, *groups, c / groups, sh, sw]);
+                let merged = constant(&mut g, &mut constants, &[0, c, sh, sw]);
+                let x = g.node("Reshape", &[&input(0), &split], vec![]);
+                let x = g.node("Transpose", &[&x], vec![attr_ints("perm", &[0, 2, 1, 3, 4])]);
+                g.node("Reshape", &[&x, &merged], vec![])
+            }
+            Op::ChannelSlice { start, end } => {
+                let starts = constant(&mut g, &mut constants, &[*start]);
+                let ends = constant(&mut g, &mut constants, &[*end]);
+                let axes = constant(&mut g, &mut constants, &[1]);
+                g.node("Slice", &[&input(0), &starts, &ends, &axes], vec![])
+            }
+        };
+        names.push(name);
+    }
+    // Name the output `logits` with an Identity, whatever produced it.
+    g.node_named("Identity", &[&names[last]], "logits", vec![]);
+    g.output("logits", &[Dim::from("batch"), spec.num_classes.into()]);
+    Ok(g.build())
+}
+
+/// An int64 vector initializer, shared between nodes that need the same one.
+fn constant(g: &mut GraphBuilder, seen: &mut HashSet<String>, values: &[i64]) -> String {
+    let name = format!("const_{}", values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("_"));
+    if seen.insert(name.clone()) {
+        g.initializer_i64(&name, &[values.len() as i64], values);
+    }
+    name
+}
+
+/// w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β, computed in float64.
+fn fold_batch_norm(net: &Network, weight: &Tensor, bias: Option<&Tensor>, bn: &str) -> (Tensor, Option<Tensor>) {
+    let p = |leaf: &str| net.param(&format!("{bn}.{leaf}")).expect("spec param").to_kind(Kind::Double);
+    let scale = p("weight") / (p("running_var") + BN_EPS).sqrt();
+    let w = weight.to_kind(Kind::Double) * scale.view([-1, 1, 1, 1]);
+    let b = bias.map(|b| b.to_kind(Kind::Double)).unwrap_or_else(|| scale.zeros_like());
+    let b = (b - p("running_mean")) * &scale + p("bias");
+    (w.to_kind(Kind::Float), Some(b.to_kind(Kind::Float)))
+}
+
+fn values(t: &Tensor) -> Result<Vec<f32>, ExportError> {
+    let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().flatten(0, -1);
+    Vec::<f32>::try_from(&flat).map_err(|e| ExportError::Weights(e.to_string()))
+}

@@ -1,0 +1,8 @@
+//! taxa-trainer: architectures in tch with torchvision-exact weights, ONNX
+//! export written in Rust, and (with the training issue) the data pipeline
+//! and training loop. The `taxa` CLI is the binary of this package.
+
+pub mod demo_model;
+pub mod export;
+pub mod models;
+pub mod weights;

@@ -1,0 +1,361 @@
+//! Network descriptions. Each architecture is written once, as a
+//! [`NetSpec`]: a list of layer nodes whose module names are exactly
+//! torchvision's `state_dict` prefixes. The same spec drives the tch module
+//! ([`Network`]) and the ONNX exporter, so the two cannot disagree.
+
+mod alexnet;
+mod densenet;
+mod network;
+mod resnext;
+mod shufflenet;
+mod squeezenet;
+
+pub use alexnet::alexnet;
+pub use densenet::{densenet121, densenet161, densenet169, densenet201};
+pub use network::Network;
+pub use resnext::{resnext50_32x4d, resnext101_32x8d};
+pub use shufflenet::{shufflenet_v2_x0_5, shufflenet_v2_x1_0, shufflenet_v2_x1_5, shufflenet_v2_x2_0};
+pub use squeezenet::{squeezenet1_0, squeezenet1_1};
+
+/// Index of a value (a node's output) in a [`NetSpec`].
+pub type Value = usize;
+
+/// BatchNorm epsilon and momentum, as torchvision's defaults.
+pub const BN_EPS: f64 = 1e-5;
+pub const BN_MOMENTUM: f64 = 0.1;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// The image batch, NCHW.
+    Input,
+    Conv2d { module: String, in_channels: i64, out_channels: i64, kernel: i64, stride: i64, padding: i64, groups: i64, bias: bool },
+    BatchNorm2d { module: String, channels: i64 },
+    Relu,
+    MaxPool2d { kernel: i64, stride: i64, padding: i64, ceil_mode: bool },
+    /// No padding, no ceil mode (all the zoo needs).
+    AvgPool2d { kernel: i64, stride: i64 },
+    /// torchvision `AdaptiveAvgPool2d((size, size))`.
+    AdaptiveAvgPool2d { size: i64 },
+    /// `torch.flatten(x, 1)`.
+    Flatten,
+    Linear { module: String, in_features: i64, out_features: i64 },
+    Dropout { p: f64 },
+    /// Concatenation of the inputs along channels.
+    Concat,
+    /// Sum of two inputs.
+    Add,
+    /// ShuffleNet's reshape–transpose–reshape.
+    ChannelShuffle { groups: i64 },
+    /// Channels `start..end` of the input (`chunk` in torchvision).
+    ChannelSlice { start: i64, end: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub op: Op,
+    pub inputs: Vec<Value>,
+}
+
+/// What a state-dict entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Trained by the optimiser.
+    Weight,
+    /// BatchNorm running statistics (float, not trained).
+    Buffer,
+    /// BatchNorm `num_batches_tracked` (int64 scalar).
+    Counter,
+}
+
+/// How a parameter starts when training from scratch (torchvision's choices).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InitRule {
+    Zeros,
+    Ones,
+    /// Kaiming-uniform for ReLU networks (convolutions).
+    Kaiming,
+    /// N(0, 0.01²): SqueezeNet's final convolution.
+    SmallNormal,
+    /// U(±1/√fan_in): PyTorch's Linear default.
+    FanInUniform { fan_in: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// The torchvision state-dict key, e.g. `features.0.weight`.
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub kind: ParamKind,
+    pub init: InitRule,
+}
+
+/// A whole network: nodes in execution order, the last one is the output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetSpec {
+    /// torchvision's constructor name, e.g. `shufflenet_v2_x1_0`.
+    pub arch: String,
+    pub nodes: Vec<Node>,
+    /// Module prefix of the classification layer (`fc`, `classifier.6`…):
+    /// the head that is replaced for new classes and trained when frozen.
+    pub head: String,
+    pub num_classes: i64,
+}
+
+impl NetSpec {
+    pub fn output(&self) -> Value {
+        self.nodes.len() - 1
+    }
+
+    /// Every state-dict entry in module registration order.
+    pub fn parameters(&self) -> Vec<ParamSpec> {
+        let mut params = Vec::new();
+        let mut push = |name: String, shape: Vec<i64>, kind, init| params.push(ParamSpec { name, shape, kind, init });
+        use {InitRule as I, ParamKind as K};
+        for node in &self.nodes {
+            match &node.op {
+                Op::Conv2d { module, in_channels, out_channels, kernel, groups, bias, .. } => {
+                    let init = if *module == self.head { I::SmallNormal } else { I::Kaiming };
+                    push(format!("{module}.weight"), vec![*out_channels, in_channels / groups, *kernel, *kernel], K::Weight, init);
+                    if *bias {
+                        push(format!("{module}.bias"), vec![*out_channels], K::Weight, I::Zeros);
+                    }
+                }
+                Op::BatchNorm2d { module, channels } => {
+                    push(format!("{module}.weight"), vec![*channels], K::Weight, I::Ones);
+                    push(format!("{module}.bias"), vec![*channels], K::Weight, I::Zeros);
+                    push(format!("{module}.running_mean"), vec![*channels], K::Buffer, I::Zeros);
+                    push(format!("{module}.running_var"), vec![*channels], K::Buffer, I::Ones);
+                    push(format!("{module}.num_batches_tracked"), vec![], K::Counter, I::Zeros);
+                }
+                Op::Linear { module, in_features, out_features } => {
+                    let init = I::FanInUniform { fan_in: *in_features };
+                    push(format!("{module}.weight"), vec![*out_features, *in_features], K::Weight, init);
+                    push(format!("{module}.bias"), vec![*out_features], K::Weight, init);
+                }
+                _ => {}
+            }
+        }
+        params
+    }
+
+    /// Whether `name` belongs to the classification head.
+    pub fn is_head_param(&self, name: &str) -> bool {
+        name.strip_prefix(&self.head).is_some_and(|rest| rest.starts_with('.'))
+    }
+
+    /// Output shape [C, H, W] (H = W = 1 after flattening) of every node for
+    /// an `h`×`w` input, or an error naming the node that cannot take it.
+    pub fn infer_shapes(&self, h: i64, w: i64) -> Result<Vec<[i64; 3]>, String> {
+        let mut shapes: Vec<[i64; 3]> = Vec::with_capacity(self.nodes.len());
+        let pooled = |size: i64, kernel: i64, stride: i64, padding: i64, ceil: bool| {
+            let span = size + 2 * padding - kernel;
+            let mut out = if ceil { (span + stride - 1) / stride + 1 } else { span / stride + 1 };
+            // PyTorch: the last window must start inside the input or left padding.
+            if ceil && (out - 1) * stride >= size + padding {
+                out -= 1;
+            }
+            out
+        };
+        for (i, node) in self.nodes.iter().enumerate() {
+            let input = |k: usize| shapes[node.inputs[k]];
+            let shape = match &node.op {
+                Op::Input => [3, h, w],
+                Op::Conv2d { in_channels, out_channels, kernel, stride, padding, module, .. } => {
+                    let [c, ih, iw] = input(0);
+                    if c != *in_channels {
+                        return Err(format!("{module} expects {in_channels} channels, gets {c}"));
+                    }
+                    [*out_channels, pooled(ih, *kernel, *stride, *padding, false), pooled(iw, *kernel, *stride, *padding, false)]
+                }
+                Op::MaxPool2d { kernel, stride, padding, ceil_mode } => {
+                    let [c, ih, iw] = input(0);
+                    [c, pooled(ih, *kernel, *stride, *padding, *ceil_mode), pooled(iw, *kernel, *stride, *padding, *ceil_mode)]
+                }
+                Op::AvgPool2d { kernel, stride } => {
+                    let [c, ih, iw] = input(0);
+                    [c, pooled(ih, *kernel, *stride, 0, false), pooled(iw, *kernel, *stride, 0, false)]
+                }
+                Op::AdaptiveAvgPool2d { size } => [input(0)[0], *size, *size],
+                Op::Flatten => {
+                    let [c, ih, iw] = input(0);
+                    [c * ih * iw, 1, 1]
+                }
+                Op::Linear { in_features, out_features, module } => {
+                    if input(0)[0] != *in_features {
+                        return Err(format!("{module} expects {in_features} features, gets {}", input(0)[0]));
+                    }
+                    [*out_features, 1, 1]
+                }
+                Op::Concat => {
+                    let [_, ih, iw] = input(0);
+                    [node.inputs.iter().map(|&v| shapes[v][0]).sum(), ih, iw]
+                }
+                Op::ChannelSlice { start, end } => [end - start, input(0)[1], input(0)[2]],
+                Op::BatchNorm2d { .. } | Op::Relu | Op::Dropout { .. } | Op::Add | Op::ChannelShuffle { .. } => input(0),
+            };
+            if shape.iter().any(|d| *d <= 0) {
+                return Err(format!("node {i} ({:?}) has an empty output for a {h}×{w} input", node.op));
+            }
+            shapes.push(shape);
+        }
+        Ok(shapes)
+    }
+}
+
+/// Builds a [`NetSpec`] in execution order. Layer methods take the module
+/// name as torchvision spells it.
+#[derive(Debug, Default)]
+pub struct SpecBuilder {
+    nodes: Vec<Node>,
+}
+
+impl SpecBuilder {
+    /// A builder holding the input node; returns it with the input value.
+    pub fn new() -> (Self, Value) {
+        (SpecBuilder { nodes: vec![Node { op: Op::Input, inputs: vec![] }] }, 0)
+    }
+
+    fn push(&mut self, op: Op, inputs: Vec<Value>) -> Value {
+        self.nodes.push(Node { op, inputs });
+        self.nodes.len() - 1
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv(&mut self, module: &str, x: Value, in_channels: i64, out_channels: i64, kernel: i64, stride: i64, padding: i64, groups: i64, bias: bool) -> Value {
+        let op = Op::Conv2d { module: module.into(), in_channels, out_channels, kernel, stride, padding, groups, bias };
+        self.push(op, vec![x])
+    }
+
+    pub fn batch_norm(&mut self, module: &str, x: Value, channels: i64) -> Value {
+        self.push(Op::BatchNorm2d { module: module.into(), channels }, vec![x])
+    }
+
+    pub fn relu(&mut self, x: Value) -> Value {
+        self.push(Op::Relu, vec![x])
+    }
+
+    pub fn max_pool(&mut self, x: Value, kernel: i64, stride: i64, padding: i64, ceil_mode: bool) -> Value {
+        self.push(Op::MaxPool2d { kernel, stride, padding, ceil_mode }, vec![x])
+    }
+
+    pub fn avg_pool(&mut self, x: Value, kernel: i64, stride: i64) -> Value {
+        self.push(Op::AvgPool2d { kernel, stride }, vec![x])
+    }
+
+    pub fn adaptive_avg_pool(&mut self, x: Value, size: i64) -> Value {
+        self.push(Op::AdaptiveAvgPool2d { size }, vec![x])
+    }
+
+    pub fn flatten(&mut self, x: Value) -> Value {
+        self.push(Op::Flatten, vec![x])
+    }
+
+    pub fn linear(&mut self, module: &str, x: Value, in_features: i64, out_features: i64) -> Value {
+        self.push(Op::Linear { module: module.into(), in_features, out_features }, vec![x])
+    }
+
+    pub fn dropout(&mut self, x: Value, p: f64) -> Value {
+        self.push(Op::Dropout { p }, vec![x])
+    }
+
+    pub fn concat(&mut self, xs: &[Value]) -> Value {
+        self.push(Op::Concat, xs.to_vec())
+    }
+
+    pub fn add(&mut self, a: Value, b: Value) -> Value {
+        self.push(Op::Add, vec![a, b])
+    }
+
+    pub fn channel_shuffle(&mut self, x: Value, groups: i64) -> Value {
+        self.push(Op::ChannelShuffle { groups }, vec![x])
+    }
+
+    pub fn channel_slice(&mut self, x: Value, start: i64, end: i64) -> Value {
+        self.push(Op::ChannelSlice { start, end }, vec![x])
+    }
+
+    /// conv → batch norm (→ relu), the commonest unit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_bn(&mut self, conv: &str, bn: &str, x: Value, cin: i64, cout: i64, kernel: i64, stride: i64, padding: i64, groups: i64, relu: bool) -> Value {
+        let x = self.conv(conv, x, cin, cout, kernel, stride, padding, groups, false);
+        let x = self.batch_norm(bn, x, cout);
+        if relu { self.relu(x) } else { x }
+    }
+
+    pub fn finish(self, arch: &str, head: &str, num_classes: i64) -> NetSpec {
+        NetSpec { arch: arch.into(), nodes: self.nodes, head: head.into(), num_classes }
+    }
+}
+
+/// Every architecture taxa builds, by torchvision constructor name.
+pub const ARCHITECTURES: [&str; 13] = [
+    "alexnet",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "squeezenet1_0",
+    "squeezenet1_1",
+    "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+];
+
+/// The spec for a named architecture.
+pub fn spec_for(arch: &str, num_classes: i64) -> Option<NetSpec> {
+    Some(match arch {
+        "alexnet" => alexnet(num_classes),
+        "densenet121" => densenet121(num_classes),
+        "densenet161" => densenet161(num_classes),
+        "densenet169" => densenet169(num_classes),
+        "densenet201" => densenet201(num_classes),
+        "squeezenet1_0" => squeezenet1_0(num_classes),
+        "squeezenet1_1" => squeezenet1_1(num_classes),
+        "shufflenet_v2_x0_5" => shufflenet_v2_x0_5(num_classes),
+        "shufflenet_v2_x1_0" => shufflenet_v2_x1_0(num_classes),
+        "shufflenet_v2_x1_5" => shufflenet_v2_x1_5(num_classes),
+        "shufflenet_v2_x2_0" => shufflenet_v2_x2_0(num_classes),
+        "resnext50_32x4d" => resnext50_32x4d(num_classes),
+        "resnext101_32x8d" => resnext101_32x8d(num_classes),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_architecture_infers_shapes_at_224() {
+        for arch in ARCHITECTURES {
+            let spec = spec_for(arch, 10).unwrap();
+            let shapes = spec.infer_shapes(224, 224).unwrap_or_else(|e| panic!("{arch}: {e}"));
+            assert_eq!(shapes[spec.output()], [10, 1, 1], "{arch}");
+            assert!(spec.parameters().iter().any(|p| spec.is_head_param(&p.name)), "{arch} has a head");
+        }
+    }
+
+    #[test]
+    fn known_parameter_counts() {
+        // torchvision's documented num_params.
+        let count = |arch: &str| -> i64 {
+            spec_for(arch, 1000).unwrap().parameters().iter().filter(|p| p.kind == ParamKind::Weight).map(|p| p.shape.iter().product::<i64>()).sum()
+        };
+        assert_eq!(count("alexnet"), 61_100_840);
+        assert_eq!(count("squeezenet1_1"), 1_235_496);
+        assert_eq!(count("shufflenet_v2_x1_0"), 2_278_604);
+        assert_eq!(count("densenet121"), 7_978_856);
+        assert_eq!(count("resnext50_32x4d"), 25_028_904);
+    }
+
+    #[test]
+    fn head_matching_is_by_module() {
+        let spec = alexnet(5);
+        assert!(spec.is_head_param("classifier.6.weight"));
+        assert!(!spec.is_head_param("classifier.60.weight"));
+        assert!(!spec.is_head_param("classifier.4.weight"));
+    }
+}

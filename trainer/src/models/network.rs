@@ -1,0 +1,136 @@
+//! The tch module for a [`NetSpec`]: variables at torchvision's state-dict
+//! paths, and a forward pass that interprets the spec node by node.
+
+use std::collections::HashMap;
+
+use tch::{Kind, Tensor, nn};
+
+use super::{BN_EPS, BN_MOMENTUM, InitRule, NetSpec, Op, ParamKind};
+
+#[derive(Debug)]
+pub struct Network {
+    spec: NetSpec,
+    /// Shallow clones of the var-store tensors, by state-dict key.
+    params: HashMap<String, Tensor>,
+}
+
+impl Network {
+    /// Creates the variables under `root` (normally `vs.root()`), initialised
+    /// as torchvision does for training from scratch.
+    pub fn new(root: &nn::Path, spec: NetSpec) -> Self {
+        let mut params = HashMap::new();
+        for param in spec.parameters() {
+            let (modules, leaf) = param.name.rsplit_once('.').expect("keys are module.param");
+            let path = modules.split('.').fold(root.clone(), |p, part| p.sub(part));
+            let tensor = match (param.kind, param.init) {
+                (ParamKind::Counter, _) => path.add(leaf, Tensor::zeros([], (Kind::Int64, root.device())), false),
+                (ParamKind::Buffer, InitRule::Ones) => path.ones_no_train(leaf, &param.shape),
+                (ParamKind::Buffer, _) => path.zeros_no_train(leaf, &param.shape),
+                (ParamKind::Weight, init) => path.var(leaf, &param.shape, tch_init(init)),
+            };
+            params.insert(param.name, tensor);
+        }
+        Network { spec, params }
+    }
+
+    pub fn spec(&self) -> &NetSpec {
+        &self.spec
+    }
+
+    /// The tensor behind a state-dict key.
+    pub fn param(&self, name: &str) -> Option<&Tensor> {
+        self.params.get(name)
+    }
+
+    /// Trains only the head (frozen backbone) or everything.
+    pub fn set_backbone_trainable(&mut self, trainable: bool) {
+        for p in self.spec.parameters() {
+            if p.kind == ParamKind::Weight {
+                let requires = trainable || self.spec.is_head_param(&p.name);
+                let t = self.params.get_mut(&p.name).expect("created in new");
+                *t = t.set_requires_grad(requires);
+            }
+        }
+    }
+
+    /// State-dict keys of the parameters that currently train.
+    pub fn trainable_names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.params.iter().filter(|(_, t)| t.requires_grad()).map(|(n, _)| n.clone()).collect();
+        names.sort();
+        names
+    }
+
+    fn p(&self, module: &str, leaf: &str) -> &Tensor {
+        &self.params[&format!("{module}.{leaf}")]
+    }
+
+    /// Runs the network on an NCHW batch.
+    pub fn forward_t(&self, input: &Tensor, train: bool) -> Tensor {
+        let mut values: Vec<Tensor> = Vec::with_capacity(self.spec.nodes.len());
+        for node in &self.spec.nodes {
+            let x = |k: usize| &values[node.inputs[k]];
+            let out = match &node.op {
+                Op::Input => input.shallow_clone(),
+                Op::Conv2d { module, stride, padding, groups, bias, .. } => {
+                    let b = bias.then(|| self.p(module, "bias"));
+                    x(0).conv2d(self.p(module, "weight"), b, [*stride, *stride], [*padding, *padding], [1, 1], *groups)
+                }
+                Op::BatchNorm2d { module, .. } => {
+                    if train {
+                        tch::no_grad(|| {
+                            let _ = self.p(module, "num_batches_tracked").shallow_clone().g_add_scalar_(1);
+                        });
+                    }
+                    x(0).batch_norm(
+                        Some(self.p(module, "weight")),
+                        Some(self.p(module, "bias")),
+                        Some(self.p(module, "running_mean")),
+                        Some(self.p(module, "running_var")),
+                        train,
+                        BN_MOMENTUM,
+                        BN_EPS,
+                        true,
+                    )
+                }
+                Op::Relu => x(0).relu(),
+                Op::MaxPool2d { kernel, stride, padding, ceil_mode } => {
+                    x(0).max_pool2d([*kernel, *kernel], [*stride, *stride], [*padding, *padding], [1, 1], *ceil_mode)
+                }
+                Op::AvgPool2d { kernel, stride } => x(0).avg_pool2d([*kernel, *kernel], [*stride, *stride], [0, 0], false, true, None),
+                Op::AdaptiveAvgPool2d { size } => x(0).adaptive_avg_pool2d([*size, *size]),
+                Op::Flatten => x(0).flatten(1, -1),
+                Op::Linear { module, .. } => x(0).linear(self.p(module, "weight"), Some(self.p(module, "bias"))),
+                Op::Dropout { p } => x(0).dropout(*p, train),
+                Op::Concat => Tensor::cat(&node.inputs.iter().map(|&v| &values[v]).collect::<Vec<_>>(), 1),
+                Op::Add => x(0) + x(1),
+                Op::ChannelShuffle { groups } => {
+                    let (n, c, h, w) = x(0).size4().expect("NCHW");
+                    x(0).view([n, *groups, c / groups, h, w]).transpose(1, 2).contiguous().view([n, c, h, w])
+                }
+                Op::ChannelSlice { start, end } => x(0).narrow(1, *start, end - start),
+            };
+            values.push(out);
+        }
+        values.pop().expect("a spec has an output node")
+    }
+}
+
+impl nn::ModuleT for Network {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        Network::forward_t(self, xs, train)
+    }
+}
+
+fn tch_init(rule: InitRule) -> nn::Init {
+    match rule {
+        InitRule::Zeros => nn::Init::Const(0.0),
+        InitRule::Ones => nn::Init::Const(1.0),
+        InitRule::Kaiming => nn::init::DEFAULT_KAIMING_UNIFORM,
+        InitRule::SmallNormal => nn::Init::Randn { mean: 0.0, stdev: 0.01 },
+        InitRule::FanInUniform { fan_in } => {
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            nn::Init::Uniform { lo: -bound, up: bound }
+        }
+    }
+}
