@@ -1,10 +1,11 @@
 # Sourced by the project's scripts: creates the project-local Python
 # environment on first use and points the tch build at its libtorch.
-#   TAXA_PY_EXTRAS="onnxruntime onnx ..."  extra packages to install (tests, benchmarks)
 set -euo pipefail
 TAXA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TAXA_VENV="${TAXA_VENV:-$TAXA_ROOT/.venv}"
 TAXA_TORCH_VERSION="2.11.0"
+# Peers for the tests and benchmarks (torchvision parity, onnxruntime, onnx.checker).
+TAXA_TEST_PY="torchvision==0.26.0 onnxruntime==1.32.0 onnx==1.23.2 safetensors==0.8.0 numpy==2.4.6 pillow==13.0.0"
 
 if [ ! -x "$TAXA_VENV/bin/python" ]; then
     echo "taxa: creating Python environment in $TAXA_VENV (first run only)" >&2
@@ -36,7 +37,7 @@ PY
     fi
 }
 
-taxa_pip_install "torch==$TAXA_TORCH_VERSION" ${TAXA_PY_EXTRAS:-}
+taxa_pip_install "torch==$TAXA_TORCH_VERSION"
 
 export PATH="$TAXA_VENV/bin:$PATH"
 export LIBTORCH_USE_PYTORCH=1

@@ -3,5 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$TAXA_ROOT"
+# shellcheck disable=SC2086
+taxa_pip_install $TAXA_TEST_PY
 # Release: tract inference and image decoding are too slow unoptimised.
 cargo test --release --locked --workspace "$@"

@@ -77,7 +77,8 @@ pub struct Taxonomy {
     pub family: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub genus: Option<String>,
-    /// The species (scientific) name.
+    /// The species (scientific) name; iNaturalist's categories call it `name`.
+    #[serde(alias = "name")]
     pub species: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_name: Option<String>,

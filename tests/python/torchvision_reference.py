@@ -3,6 +3,7 @@ tests through the project's Python environment).
 
   keys OUT.json                     state-dict keys and shapes of every architecture
   parity OUT_DIR ARCH[,ARCH...]     seeded random weights, input and eval logits
+  load-check ARCH N WEIGHTS IO      torchvision loads taxa-saved weights strictly
   check-onnx MODEL INPUT OUT        onnx.checker (full) + onnxruntime logits
 """
 import json
@@ -59,6 +60,20 @@ def parity(out_dir, archs):
         save_file({"input": x, "logits": logits}, f"{out_dir}/{arch}.io.safetensors")
 
 
+def load_check(arch, num_classes, weights, io_path):
+    """Loads taxa-saved safetensors into torchvision strictly; compares logits."""
+    from safetensors.torch import load_file
+
+    model = getattr(torchvision.models, arch)(weights=None, num_classes=int(num_classes))
+    model.load_state_dict(load_file(weights), strict=True)
+    model.eval()
+    io = load_file(io_path)
+    with torch.no_grad():
+        logits = model(io["input"])
+    err = (logits - io["logits"]).abs().max() / io["logits"].abs().max()
+    print(json.dumps({"relative_error": float(err)}))
+
+
 def check_onnx(model_path, input_path, out_path):
     import numpy as np
     import onnx
@@ -81,4 +96,4 @@ def check_onnx(model_path, input_path, out_path):
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"keys": keys, "parity": parity, "check-onnx": check_onnx}[command](*args)
+    {"keys": keys, "parity": parity, "load-check": load_check, "check-onnx": check_onnx}[command](*args)

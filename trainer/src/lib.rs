@@ -2,6 +2,7 @@
 //! export written in Rust, and (with the training issue) the data pipeline
 //! and training loop. The `taxa` CLI is the binary of this package.
 
+pub mod checkpoint;
 pub mod demo_model;
 pub mod export;
 pub mod models;

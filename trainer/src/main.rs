@@ -25,6 +25,8 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Build a small colour-based model and sample photos, then classify them.
     Demo(cli::demo::DemoArgs),
+    /// Export torchvision-named weights or a checkpoint as a taxa bundle (ONNX).
+    Export(cli::export::ExportArgs),
     /// Report the torch build and whether CUDA is usable.
     Devices(cli::devices::DevicesArgs),
 }
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Devices(args) => cli::devices::run(args),
+        Command::Export(args) => cli::export::run(args),
     };
     match result {
         Ok(code) => code,

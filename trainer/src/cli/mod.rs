@@ -2,6 +2,7 @@ pub mod bench;
 pub mod classify;
 pub mod demo;
 pub mod devices;
+pub mod export;
 pub mod inspect;
 
 /// Prints a value as pretty JSON on stdout.
