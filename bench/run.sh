@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks against peers measured in the same run. Usage: bench/run.sh core
+# Benchmarks against peers measured in the same run.
+# Usage: bench/run.sh core | archs [options]
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 cd "$TAXA_ROOT"
@@ -8,5 +9,6 @@ taxa_pip_install $TAXA_TEST_PY
 cargo build --release --locked -p taxa-trainer --bin taxa
 case "${1:-core}" in
     core) python bench/core_vs_onnxruntime.py --taxa target/release/taxa "${@:2}" ;;
-    *) echo "unknown benchmark: $1 (known: core)" >&2; exit 2 ;;
+    archs) python bench/architectures.py --taxa target/release/taxa "${@:2}" ;;
+    *) echo "unknown benchmark: $1 (known: core, archs)" >&2; exit 2 ;;
 esac

@@ -6,4 +6,6 @@ cd "$TAXA_ROOT"
 # shellcheck disable=SC2086
 taxa_pip_install $TAXA_TEST_PY
 # Release: tract inference and image decoding are too slow unoptimised.
+# The bindings tests drive the host-built library and uniffi-bindgen.
+cargo build --release --locked -p taxa-ffi
 cargo test --release --locked --workspace "$@"

@@ -78,9 +78,10 @@ pub fn softmax(values: &mut [f32]) {
     }
 }
 
-/// Indices of the `k` largest values, largest first (ties by lower index).
-pub fn top_k(values: &[f32], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
+/// Indices of the `k` largest values among those `keep` accepts, largest
+/// first (ties by lower index).
+pub fn top_k(values: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).filter(|&i| keep(i)).collect();
     let by_score = |a: &usize, b: &usize| values[*b].total_cmp(&values[*a]).then(a.cmp(b));
     let k = k.min(values.len());
     if k > 0 && k < order.len() {
@@ -123,9 +124,8 @@ pub(crate) fn classification_from_probabilities(
         }
     }
     let rollup = tree.roll_up(&probabilities, options.rollup_threshold);
-    let predictions = top_k(&probabilities, options.top_k)
+    let predictions = top_k(&probabilities, options.top_k, |i| !excluded[i] && probabilities[i] >= options.min_score)
         .into_iter()
-        .filter(|&i| !excluded[i] && probabilities[i] >= options.min_score)
         .map(|i| Prediction {
             class_index: i,
             label: metadata.labels[i].clone(),
@@ -166,8 +166,9 @@ mod tests {
 
     #[test]
     fn top_k_orders_and_breaks_ties_by_index() {
-        assert_eq!(top_k(&[0.1, 0.5, 0.5, 0.2], 3), vec![1, 2, 3]);
-        assert_eq!(top_k(&[0.1, 0.5], 10), vec![1, 0]);
+        assert_eq!(top_k(&[0.1, 0.5, 0.5, 0.2], 3, |_| true), vec![1, 2, 3]);
+        assert_eq!(top_k(&[0.1, 0.5], 10, |_| true), vec![1, 0]);
+        assert_eq!(top_k(&[0.1, 0.5, 0.5, 0.2], 2, |i| i != 1), vec![2, 3]);
     }
 
     #[test]
@@ -183,6 +184,10 @@ mod tests {
         let allow_bufo = ClassifyOptions { allow: vec!["bufo".into()], ..Default::default() };
         let c = run(&[0.6, 0.3, 0.1], &allow_bufo).unwrap();
         assert_eq!(c.predictions.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), ["Bufo bufo"]);
+        // Allowed classes fill the top-k even when their scores underflow to 0.
+        let allow_two = ClassifyOptions { top_k: 2, allow: vec!["Rana".into()], ..Default::default() };
+        let c = run(&[0.0, 0.0, 1.0], &allow_two).unwrap();
+        assert_eq!(c.predictions.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), ["Rana temporaria", "Rana arvalis"]);
         let deny_one = ClassifyOptions { deny: vec!["Rana temporaria".into()], ..Default::default() };
         let c = run(&[0.6, 0.3, 0.1], &deny_one).unwrap();
         assert_eq!(c.predictions[0].label, "Rana arvalis");

@@ -86,6 +86,21 @@ pub fn render_photo(species: &DemoSpecies, seed: u64, width: u32, height: u32) -
     })
 }
 
+/// Writes one 640×480 field photo per species into `dir`, named after the
+/// species (`rana_temporaria.jpg`); returns each path with its species.
+pub fn write_sample_photos(dir: &std::path::Path, seed: u64) -> image::ImageResult<Vec<(std::path::PathBuf, String)>> {
+    demo_species()
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let photo = render_photo(s, seed + 2_000_000 + k as u64, 640, 480);
+            let file = dir.join(format!("{}.jpg", s.taxonomy.species.replace(' ', "_").to_lowercase()));
+            photo.save(&file)?;
+            Ok((file, s.taxonomy.species.clone()))
+        })
+        .collect()
+}
+
 /// Softmax temperature over squared colour distances.
 const TEMPERATURE: f32 = 0.05;
 

@@ -6,4 +6,5 @@ pub mod checkpoint;
 pub mod demo_model;
 pub mod export;
 pub mod models;
+pub mod pth;
 pub mod weights;

@@ -44,7 +44,9 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>, WeightsErro
     }
     match path.extension().and_then(|e| e.to_str()) {
         Some("safetensors") => read(Tensor::read_safetensors(path)),
-        Some("pth" | "pt" | "bin") => read(Tensor::loadz_multi_with_device(path, Device::Cpu)),
+        Some("pth" | "pt" | "bin") => {
+            crate::pth::read_pth(path).map_err(|message| WeightsError::Read { path: path.to_path_buf(), message })
+        }
         _ => Err(WeightsError::UnknownFormat { path: path.to_path_buf() }),
     }
 }

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressIterator, ProgressStyle};
 use serde_json::json;
 use taxa_core::{Classifier, ClassifyOptions, bundle};
 
-use taxa_trainer::demo_model::{demo_species, fit_bundle, render_photo};
+use taxa_trainer::demo_model::{demo_species, fit_bundle, render_photo, write_sample_photos};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -56,13 +56,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     // Sample field photos, classified from disk with the saved bundle.
     let classifier = Classifier::load(&bundle_path)?;
+    let photos_dir = args.out.join("photos");
+    let photos = write_sample_photos(&photos_dir, args.seed).with_context(|| format!("writing photos to {}", photos_dir.display()))?;
     let mut results = Vec::new();
-    for (k, s) in species.iter().enumerate() {
-        let photo = render_photo(s, args.seed + 2_000_000 + k as u64, 640, 480);
-        let file = args.out.join("photos").join(format!("{}.jpg", s.taxonomy.species.replace(' ', "_").to_lowercase()));
-        photo.save(&file).with_context(|| format!("writing {}", file.display()))?;
+    for (file, truth) in photos {
         let result = classifier.classify_file(&file, &options).with_context(|| format!("classifying {}", file.display()))?;
-        results.push((file, s.taxonomy.species.clone(), result));
+        results.push((file, truth, result));
     }
 
     if args.json {

@@ -1,0 +1,285 @@
+//! The UniFFI interface: records, a flat error, and the `Classifier` object.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use taxa_core::{PixelBuffer, TaxaError};
+
+/// A small, flat error for foreign callers; each message keeps the cause.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum TaxaFfiError {
+    /// The image could not be decoded (corrupt, truncated, unsupported, too large).
+    #[error("{message}")]
+    InvalidImage { message: String },
+    /// The model or its labels could not be loaded.
+    #[error("{message}")]
+    InvalidModel { message: String },
+    /// Bad arguments: options, pixel buffer sizes.
+    #[error("{message}")]
+    InvalidArgument { message: String },
+    /// A file could not be read.
+    #[error("{message}")]
+    Io { message: String },
+    /// A bug in taxa (a caught panic or an inference failure).
+    #[error("{message}")]
+    Internal { message: String },
+}
+
+impl From<TaxaError> for TaxaFfiError {
+    fn from(e: TaxaError) -> Self {
+        let message = e.to_string();
+        match e {
+            TaxaError::EmptyImage
+            | TaxaError::UnsupportedImageFormat
+            | TaxaError::ImageTooLarge { .. }
+            | TaxaError::ImageDecode(_) => TaxaFfiError::InvalidImage { message },
+            TaxaError::ModelDecode(_)
+            | TaxaError::ModelLoad(_)
+            | TaxaError::BundleMetadata { .. }
+            | TaxaError::Labels(_)
+            | TaxaError::LabelCountMismatch { .. } => TaxaFfiError::InvalidModel { message },
+            TaxaError::InvalidPixelBuffer(_) | TaxaError::InvalidOptions(_) => TaxaFfiError::InvalidArgument { message },
+            TaxaError::Io { .. } => TaxaFfiError::Io { message },
+            _ => TaxaFfiError::Internal { message },
+        }
+    }
+}
+
+/// Runs `f`, turning a panic into `Internal` so no foreign caller ever sees one.
+fn guarded<T>(f: impl FnOnce() -> Result<T, TaxaFfiError>) -> Result<T, TaxaFfiError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(TaxaFfiError::Internal { message: format!("internal error: {message}") })
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PixelFormat {
+    Rgb8,
+    Rgba8,
+    /// Also Android's `Bitmap.getPixels` ARGB ints in little-endian memory.
+    Bgra8,
+}
+
+impl From<PixelFormat> for taxa_core::PixelFormat {
+    fn from(f: PixelFormat) -> Self {
+        match f {
+            PixelFormat::Rgb8 => taxa_core::PixelFormat::Rgb8,
+            PixelFormat::Rgba8 => taxa_core::PixelFormat::Rgba8,
+            PixelFormat::Bgra8 => taxa_core::PixelFormat::Bgra8,
+        }
+    }
+}
+
+/// What to return; the defaults are taxa-core's.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ClassifyOptions {
+    #[uniffi(default = 5)]
+    pub top_k: u32,
+    #[uniffi(default = 0.0)]
+    pub min_score: f32,
+    /// Labels or higher taxa to restrict to (empty: all).
+    #[uniffi(default = [])]
+    pub allow: Vec<String>,
+    /// Labels or higher taxa to ignore.
+    #[uniffi(default = [])]
+    pub deny: Vec<String>,
+    #[uniffi(default = 0.8)]
+    pub rollup_threshold: f32,
+}
+
+impl Default for ClassifyOptions {
+    fn default() -> Self {
+        let core = taxa_core::ClassifyOptions::default();
+        ClassifyOptions {
+            top_k: core.top_k as u32,
+            min_score: core.min_score,
+            allow: core.allow,
+            deny: core.deny,
+            rollup_threshold: core.rollup_threshold,
+        }
+    }
+}
+
+impl From<ClassifyOptions> for taxa_core::ClassifyOptions {
+    fn from(o: ClassifyOptions) -> Self {
+        taxa_core::ClassifyOptions {
+            top_k: o.top_k as usize,
+            min_score: o.min_score,
+            allow: o.allow,
+            deny: o.deny,
+            rollup_threshold: o.rollup_threshold,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Taxon {
+    pub kingdom: Option<String>,
+    pub phylum: Option<String>,
+    pub class_name: Option<String>,
+    pub order: Option<String>,
+    pub family: Option<String>,
+    pub genus: Option<String>,
+    pub species: String,
+    pub common_name: Option<String>,
+}
+
+impl From<taxa_core::Taxonomy> for Taxon {
+    fn from(t: taxa_core::Taxonomy) -> Self {
+        Taxon {
+            kingdom: t.kingdom,
+            phylum: t.phylum,
+            class_name: t.class,
+            order: t.order,
+            family: t.family,
+            genus: t.genus,
+            species: t.species,
+            common_name: t.common_name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Prediction {
+    pub class_index: u32,
+    pub label: String,
+    pub score: f32,
+    pub taxon: Taxon,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct TaxonScore {
+    /// `kingdom`, `phylum`, `class`, `order`, `family`, `genus` or `species`.
+    pub rank: String,
+    pub name: String,
+    pub score: f32,
+}
+
+/// The deepest taxon the model is confident about.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RollUp {
+    pub rank: String,
+    pub name: String,
+    pub score: f32,
+    /// Root first, ending with this taxon.
+    pub lineage: Vec<TaxonScore>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Classification {
+    pub predictions: Vec<Prediction>,
+    pub rollup: Option<RollUp>,
+}
+
+impl From<taxa_core::Classification> for Classification {
+    fn from(c: taxa_core::Classification) -> Self {
+        let score = |t: taxa_core::TaxonScore| TaxonScore { rank: t.rank.to_string(), name: t.name, score: t.score };
+        Classification {
+            predictions: c
+                .predictions
+                .into_iter()
+                .map(|p| Prediction { class_index: p.class_index as u32, label: p.label, score: p.score, taxon: p.taxonomy.into() })
+                .collect(),
+            rollup: c.rollup.map(|r| RollUp {
+                rank: r.rank.to_string(),
+                name: r.name,
+                score: r.score,
+                lineage: r.lineage.into_iter().map(score).collect(),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ModelInfo {
+    pub labels: Vec<String>,
+    pub architecture: Option<String>,
+    pub input_width: u32,
+    pub input_height: u32,
+    pub has_taxonomy: bool,
+    pub dataset: Option<String>,
+    pub val_top1_error: Option<f64>,
+    pub val_top5_error: Option<f64>,
+}
+
+/// A loaded model. Thread-safe: share one instance across threads.
+#[derive(Debug, uniffi::Object)]
+pub struct Classifier {
+    inner: taxa_core::Classifier,
+}
+
+#[uniffi::export]
+impl Classifier {
+    /// Loads a bundle, or a plain ONNX file with a labels file (one label a line).
+    #[uniffi::constructor]
+    pub fn from_path(model_path: String, labels_path: Option<String>) -> Result<Arc<Self>, TaxaFfiError> {
+        guarded(|| {
+            let inner = taxa_core::Classifier::load_with_labels(&model_path, labels_path.as_ref())?;
+            Ok(Arc::new(Classifier { inner }))
+        })
+    }
+
+    /// Loads from ONNX bytes; `labels` are required for a plain ONNX file.
+    #[uniffi::constructor]
+    pub fn from_bytes(model: Vec<u8>, labels: Option<Vec<String>>) -> Result<Arc<Self>, TaxaFfiError> {
+        guarded(|| Ok(Arc::new(Classifier { inner: taxa_core::Classifier::from_bytes(&model, labels)? })))
+    }
+
+    /// Classifies encoded image bytes (JPEG, PNG, WebP…).
+    pub fn classify(&self, image: Vec<u8>, options: ClassifyOptions) -> Result<Classification, TaxaFfiError> {
+        guarded(|| Ok(self.inner.classify_bytes(&image, &options.into())?.into()))
+    }
+
+    /// Classifies raw pixels (camera frames, bitmaps) with a row stride in bytes.
+    pub fn classify_pixels(
+        &self,
+        width: u32,
+        height: u32,
+        row_stride: u32,
+        format: PixelFormat,
+        pixels: Vec<u8>,
+        options: ClassifyOptions,
+    ) -> Result<Classification, TaxaFfiError> {
+        guarded(|| {
+            let buffer = PixelBuffer { width, height, row_stride: row_stride as usize, format: format.into(), data: &pixels };
+            Ok(self.inner.classify_pixels(buffer, &options.into())?.into())
+        })
+    }
+
+    pub fn info(&self) -> ModelInfo {
+        let m = self.inner.metadata();
+        let [_, _, h, w] = self.inner.input_shape();
+        let (h, w) = match m.preprocess.layout {
+            taxa_core::preprocess::Layout::Nchw => (h, w),
+            taxa_core::preprocess::Layout::Nhwc => (self.inner.input_shape()[1], self.inner.input_shape()[2]),
+        };
+        let provenance = m.provenance.clone().unwrap_or_default();
+        ModelInfo {
+            labels: m.labels.clone(),
+            architecture: m.architecture.clone(),
+            input_width: w as u32,
+            input_height: h as u32,
+            has_taxonomy: m.taxonomy.is_some(),
+            dataset: provenance.dataset,
+            val_top1_error: provenance.val_top1_error,
+            val_top5_error: provenance.val_top5_error,
+        }
+    }
+}
+
+/// taxa-core's default options (top 5, no floor, threshold 0.8).
+#[uniffi::export]
+pub fn default_options() -> ClassifyOptions {
+    ClassifyOptions::default()
+}
+
+/// The taxa-ffi version, for bug reports.
+#[uniffi::export]
+pub fn taxa_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

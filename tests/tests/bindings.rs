@@ -1,0 +1,73 @@
+//! The bindings as their users meet them: UniFFI-generated Python, Kotlin
+//! and Swift, and the Android Java API over JNI on the desktop JVM.
+
+use std::process::Command;
+
+use taxa_integration_tests::{built, demo_fixture, profile_dir, repo_root};
+
+fn run(cmd: &mut Command) -> String {
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{cmd:?} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    stdout + &stderr
+}
+
+fn generate(language: &str, out: &std::path::Path) {
+    run(Command::new(built("uniffi-bindgen"))
+        .args(["generate", "--library"])
+        .arg(built("libtaxa_ffi.so"))
+        .args(["--language", language, "--no-format", "--out-dir"])
+        .arg(out));
+}
+
+#[test]
+fn swift_and_kotlin_bindings_are_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    generate("swift", &dir.path().join("swift"));
+    generate("kotlin", &dir.path().join("kotlin"));
+    let swift = std::fs::read_to_string(dir.path().join("swift/taxa_ffi.swift")).unwrap();
+    assert!(swift.contains("class Classifier") && swift.contains("func classifyPixels("), "Swift API");
+    assert!(dir.path().join("swift/taxa_ffiFFI.h").exists() && dir.path().join("swift/taxa_ffiFFI.modulemap").exists());
+    let kotlin = std::fs::read_to_string(dir.path().join("kotlin/uniffi/taxa_ffi/taxa_ffi.kt")).unwrap();
+    assert!(kotlin.contains("class Classifier") && kotlin.contains("fun `classifyPixels`("), "Kotlin API");
+}
+
+#[test]
+fn python_bindings_work_as_a_user_would_use_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, photos) = demo_fixture(dir.path());
+    let module = dir.path().join("python");
+    generate("python", &module);
+    std::fs::copy(built("libtaxa_ffi.so"), module.join("libtaxa_ffi.so")).unwrap();
+    let python = std::env::var("TAXA_PYTHON").unwrap_or_else(|_| "python".into());
+    let out = run(Command::new(python)
+        .arg(repo_root().join("tests/python/test_bindings.py"))
+        .env("PYTHONPATH", &module)
+        .env("TAXA_BUNDLE", &bundle)
+        .env("TAXA_PHOTOS", &photos));
+    assert!(out.contains("Ran 6 tests") && out.contains("OK"), "{out}");
+}
+
+#[test]
+fn java_api_works_over_jni_on_the_desktop_jvm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, photos) = demo_fixture(dir.path());
+    let classes = dir.path().join("classes");
+    let root = repo_root();
+    let sources: Vec<_> = ["android/src/main/java/org/taxa", "tests/java/org/taxa"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "java"))
+        .collect();
+    run(Command::new("javac").arg("-Xlint:all").arg("-Werror").arg("-d").arg(&classes).args(&sources));
+    built("libtaxa_ffi.so");
+    let out = run(Command::new("java")
+        .arg(format!("-Djava.library.path={}", profile_dir().display()))
+        .arg("-cp")
+        .arg(&classes)
+        .arg("org.taxa.ClassifierDesktopTest")
+        .arg(&bundle)
+        .arg(&photos));
+    assert!(out.contains("8 passed, 0 failed"), "{out}");
+}
