@@ -7,5 +7,5 @@ cd "$TAXA_ROOT"
 taxa_pip_install $TAXA_TEST_PY
 # Release: tract inference and image decoding are too slow unoptimised.
 # The bindings tests drive the host-built library and uniffi-bindgen.
-cargo build --release --locked -p taxa-ffi
+cargo build --release --locked -p taxa-ffi --features bindgen
 cargo test --release --locked --workspace "$@"

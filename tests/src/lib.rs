@@ -13,7 +13,7 @@ pub fn profile_dir() -> PathBuf {
 /// An artefact of `cargo build -p taxa-ffi` in the same profile.
 pub fn built(name: &str) -> PathBuf {
     let path = profile_dir().join(name);
-    assert!(path.exists(), "{} is missing: build it first with `cargo build --release -p taxa-ffi` (scripts/test.sh does)", path.display());
+    assert!(path.exists(), "{} is missing: build it first with `cargo build --release -p taxa-ffi --features bindgen` (scripts/test.sh does)", path.display());
     path
 }
 
