@@ -163,15 +163,6 @@ impl PreprocessContract {
         }
     }
 
-    fn resize_alg(&self) -> fr::ResizeAlg {
-        match self.interpolation {
-            Interpolation::Nearest => fr::ResizeAlg::Nearest,
-            Interpolation::Bilinear => fr::ResizeAlg::Convolution(fr::FilterType::Bilinear),
-            Interpolation::Bicubic => fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom),
-            Interpolation::Lanczos3 => fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
-        }
-    }
-
     /// Turns packed pixels into the model input tensor (batch of one), as a
     /// flat vector in this contract's layout.
     pub fn apply(&self, pixels: PixelsRef<'_>) -> Result<Vec<f32>> {
@@ -182,30 +173,18 @@ impl PreprocessContract {
 
     /// Like [`apply`](Self::apply), appending to `out` (for building batches).
     pub fn apply_into(&self, pixels: PixelsRef<'_>, out: &mut Vec<f32>) -> Result<()> {
-        let (dst_w, dst_h) = self.input_size().map_err(TaxaError::InvalidOptions)?;
-        let resized = self.resize_window(pixels, dst_w, dst_h)?;
-        self.normalize_into(resized.buffer(), pixels.format, dst_w, dst_h, out);
+        let (resized, w, h) = self.resize_to_input(pixels)?;
+        self.normalize_into(&resized, pixels.format, w, h, out);
         Ok(())
     }
 
-    fn resize_window(&self, pixels: PixelsRef<'_>, dst_w: u32, dst_h: u32) -> Result<Image<'static>> {
-        let pixel_type = match pixels.format.bytes_per_pixel() {
-            3 => fr::PixelType::U8x3,
-            _ => fr::PixelType::U8x4,
-        };
-        let src = ImageRef::new(pixels.width, pixels.height, pixels.data, pixel_type)
-            .map_err(|e| TaxaError::InvalidPixelBuffer(e.to_string()))?;
-        let mut dst = Image::new(dst_w, dst_h, pixel_type);
-        let (left, top, width, height) = self.source_window(pixels.width, pixels.height);
-        let options = fr::ResizeOptions::new()
-            .resize_alg(self.resize_alg())
-            .crop(left, top, width, height)
-            // Alpha is dropped, not premultiplied, matching Pillow's convert("RGB").
-            .use_alpha(false);
-        fr::Resizer::new()
-            .resize(&src, &mut dst, &options)
-            .map_err(|e| TaxaError::InvalidPixelBuffer(format!("resize failed: {e}")))?;
-        Ok(dst)
+    /// The resize and crop steps only: the model's input window as 8-bit
+    /// pixels in the source's format, with its (width, height). Training
+    /// caches these and normalises on the accelerator.
+    pub fn resize_to_input(&self, pixels: PixelsRef<'_>) -> Result<(Vec<u8>, u32, u32)> {
+        let (dst_w, dst_h) = self.input_size().map_err(TaxaError::InvalidOptions)?;
+        let window = self.source_window(pixels.width, pixels.height);
+        Ok((resample(pixels, window, dst_w, dst_h, self.interpolation)?, dst_w, dst_h))
     }
 
     fn normalize_into(&self, packed: &[u8], format: PixelFormat, w: u32, h: u32, out: &mut Vec<f32>) {
@@ -249,6 +228,34 @@ impl PreprocessContract {
             }
         }
     }
+}
+
+fn resize_alg(interpolation: Interpolation) -> fr::ResizeAlg {
+    match interpolation {
+        Interpolation::Nearest => fr::ResizeAlg::Nearest,
+        Interpolation::Bilinear => fr::ResizeAlg::Convolution(fr::FilterType::Bilinear),
+        Interpolation::Bicubic => fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom),
+        Interpolation::Lanczos3 => fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
+    }
+}
+
+/// Resamples the source `window` (left, top, width, height, in source
+/// pixels) to `dst_w`×`dst_h`, keeping the pixel format. Alpha is carried,
+/// not premultiplied (it is dropped later, as Pillow's convert("RGB") does).
+pub fn resample(pixels: PixelsRef<'_>, window: (f64, f64, f64, f64), dst_w: u32, dst_h: u32, interpolation: Interpolation) -> Result<Vec<u8>> {
+    let pixel_type = match pixels.format.bytes_per_pixel() {
+        3 => fr::PixelType::U8x3,
+        _ => fr::PixelType::U8x4,
+    };
+    let src = ImageRef::new(pixels.width, pixels.height, pixels.data, pixel_type)
+        .map_err(|e| TaxaError::InvalidPixelBuffer(e.to_string()))?;
+    let mut dst = Image::new(dst_w, dst_h, pixel_type);
+    let (left, top, width, height) = window;
+    let options = fr::ResizeOptions::new().resize_alg(resize_alg(interpolation)).crop(left, top, width, height).use_alpha(false);
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| TaxaError::InvalidPixelBuffer(format!("resize failed: {e}")))?;
+    Ok(dst.into_vec())
 }
 
 #[cfg(test)]

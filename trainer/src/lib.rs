@@ -3,8 +3,11 @@
 //! and training loop. The `taxa` CLI is the binary of this package.
 
 pub mod checkpoint;
+pub mod data;
 pub mod demo_model;
 pub mod export;
 pub mod models;
 pub mod pth;
+pub mod synth;
+pub mod train;
 pub mod weights;

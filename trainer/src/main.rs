@@ -25,6 +25,10 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Build a small colour-based model and sample photos, then classify them.
     Demo(cli::demo::DemoArgs),
+    /// Write a synthetic field guide in the iNaturalist 2019 format.
+    Synth(cli::synth::SynthArgs),
+    /// Train a classifier (scratch, finetune or frozen), or resume a killed run.
+    Train(cli::train::TrainArgs),
     /// Export torchvision-named weights or a checkpoint as a taxa bundle (ONNX).
     Export(cli::export::ExportArgs),
     /// Report the torch build and whether CUDA is usable.
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args),
         Command::Devices(args) => cli::devices::run(args),
         Command::Export(args) => cli::export::run(args),
+        Command::Synth(args) => cli::synth::run(args),
+        Command::Train(args) => cli::train::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,8 @@ pub mod demo;
 pub mod devices;
 pub mod export;
 pub mod inspect;
+pub mod synth;
+pub mod train;
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

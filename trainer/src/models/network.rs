@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tch::{Kind, Tensor, nn};
 
-use super::{BN_EPS, BN_MOMENTUM, InitRule, NetSpec, Op, ParamKind};
+use super::{BN_EPS, BN_MOMENTUM, InitRule, NetSpec, Op, ParamKind, Value};
 
 #[derive(Debug)]
 pub struct Network {
@@ -67,11 +67,42 @@ impl Network {
 
     /// Runs the network on an NCHW batch.
     pub fn forward_t(&self, input: &Tensor, train: bool) -> Tensor {
-        let mut values: Vec<Tensor> = Vec::with_capacity(self.spec.nodes.len());
-        for node in &self.spec.nodes {
-            let x = |k: usize| &values[node.inputs[k]];
+        self.run_nodes(0, input, train, self.spec.nodes.len())
+    }
+
+    /// The value fed to the classification head: the backbone's output.
+    pub fn backbone_output(&self) -> Value {
+        let head = self.spec.nodes.iter().position(|n| match &n.op {
+            Op::Linear { module, .. } | Op::Conv2d { module, .. } => *module == self.spec.head,
+            _ => false,
+        });
+        let head = head.expect("every spec has a head node");
+        // Skip back over a dropout that feeds the head: it belongs to the head's training.
+        let mut v = self.spec.nodes[head].inputs[0];
+        while let Op::Dropout { .. } = self.spec.nodes[v].op {
+            v = self.spec.nodes[v].inputs[0];
+        }
+        v
+    }
+
+    /// The backbone alone: input → backbone output (frozen-mode features).
+    pub fn forward_backbone(&self, input: &Tensor) -> Tensor {
+        self.run_nodes(0, input, false, self.backbone_output() + 1)
+    }
+
+    /// The head alone, from backbone features.
+    pub fn forward_head(&self, features: &Tensor, train: bool) -> Tensor {
+        self.run_nodes(self.backbone_output(), features, train, self.spec.nodes.len())
+    }
+
+    /// Runs nodes `start..end`, with `input` as the value of node `start`.
+    fn run_nodes(&self, start: Value, input: &Tensor, train: bool, end: usize) -> Tensor {
+        let mut values: Vec<Option<Tensor>> = (0..end).map(|_| None).collect();
+        values[start] = Some(input.shallow_clone());
+        for (i, node) in self.spec.nodes.iter().enumerate().take(end).skip(start + 1) {
+            let x = |k: usize| values[node.inputs[k]].as_ref().expect("head nodes only read values after the backbone output");
             let out = match &node.op {
-                Op::Input => input.shallow_clone(),
+                Op::Input => unreachable!("the input is node 0"),
                 Op::Conv2d { module, stride, padding, groups, bias, .. } => {
                     let b = bias.then(|| self.p(module, "bias"));
                     x(0).conv2d(self.p(module, "weight"), b, [*stride, *stride], [*padding, *padding], [1, 1], *groups)
@@ -102,7 +133,7 @@ impl Network {
                 Op::Flatten => x(0).flatten(1, -1),
                 Op::Linear { module, .. } => x(0).linear(self.p(module, "weight"), Some(self.p(module, "bias"))),
                 Op::Dropout { p } => x(0).dropout(*p, train),
-                Op::Concat => Tensor::cat(&node.inputs.iter().map(|&v| &values[v]).collect::<Vec<_>>(), 1),
+                Op::Concat => Tensor::cat(&node.inputs.iter().map(|&v| values[v].as_ref().expect("computed")).collect::<Vec<_>>(), 1),
                 Op::Add => x(0) + x(1),
                 Op::ChannelShuffle { groups } => {
                     let (n, c, h, w) = x(0).size4().expect("NCHW");
@@ -110,9 +141,9 @@ impl Network {
                 }
                 Op::ChannelSlice { start, end } => x(0).narrow(1, *start, end - start),
             };
-            values.push(out);
+            values[i] = Some(out);
         }
-        values.pop().expect("a spec has an output node")
+        values[end - 1].take().expect("the last node ran")
     }
 }
 

@@ -1,0 +1,56 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+use taxa_trainer::synth::{SynthOptions, write_dataset};
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Output folder (images/, train2019.json, val2019.json).
+    #[arg(long, default_value = "out/synth")]
+    pub out: PathBuf,
+    /// Number of species.
+    #[arg(long, default_value_t = 24)]
+    pub species: usize,
+    /// Photos of the most common species (the rest follow a long tail).
+    #[arg(long, default_value_t = 240)]
+    pub max_images: usize,
+    /// Photos of the rarest species.
+    #[arg(long, default_value_t = 30)]
+    pub min_images: usize,
+    /// Square photo size in pixels.
+    #[arg(long, default_value_t = 96)]
+    pub size: u32,
+    /// Share of each species' photos in val2019.json.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    #[arg(long, default_value_t = 2019)]
+    pub seed: u64,
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SynthArgs {
+    pub fn options(&self) -> SynthOptions {
+        SynthOptions {
+            species: self.species,
+            max_images: self.max_images,
+            min_images: self.min_images,
+            size: self.size,
+            val_fraction: self.val_fraction,
+            seed: self.seed,
+        }
+    }
+}
+
+pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
+    let (train, val) = write_dataset(&args.out, &args.options(), !args.json)?;
+    if args.json {
+        super::print_json(&json!({"out": args.out, "species": args.species, "train_images": train, "val_images": val}))?;
+    } else {
+        println!("wrote {} species, {train} training and {val} validation photos to {}", args.species, args.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,149 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use taxa_trainer::train::{DataSource, Mode, OptimizerKind, RunSummary, Schedule, TrainConfig, resume, train};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Continue a killed run from its last completed epoch (all other options come from the run).
+    #[arg(long, conflicts_with_all = ["inat", "folder"])]
+    pub resume: Option<PathBuf>,
+    /// iNaturalist-format dataset folder (train2019.json, val2019.json, images).
+    #[arg(long, conflicts_with = "folder", required_unless_present_any = ["folder", "resume"])]
+    pub inat: Option<PathBuf>,
+    /// Use the dataset's val2019.json as validation set instead of splitting.
+    #[arg(long, requires = "inat")]
+    pub official_val: bool,
+    /// Folder-per-class dataset.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+    #[arg(long, default_value = "shufflenet_v2_x0_5")]
+    pub arch: String,
+    #[arg(long, value_enum, default_value_t = Mode::Scratch)]
+    pub mode: Mode,
+    /// Pretrained weights (torchvision names, .safetensors/.pth) or a taxa checkpoint.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
+    pub schedule: Schedule,
+    #[arg(long, default_value_t = 3)]
+    pub step_epochs: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub gamma: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
+    /// Model input size (square).
+    #[arg(long, default_value_t = 64)]
+    pub input_size: u32,
+    /// Turn off random resized crops and flips.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Frozen mode: run the backbone every epoch instead of caching its features.
+    #[arg(long)]
+    pub no_feature_cache: bool,
+    /// Drop classes with fewer images (the study used 100).
+    #[arg(long, default_value_t = 0)]
+    pub min_images_per_class: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// auto, cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Keep float32 on CUDA (default: bf16 autocast).
+    #[arg(long)]
+    pub no_mixed_precision: bool,
+    /// Decoded-image cache (shared between runs).
+    #[arg(long, default_value = "out/cache")]
+    pub cache_dir: PathBuf,
+    /// Run folder: checkpoints, metrics.jsonl, curves.png, best.onnx, final.onnx.
+    #[arg(long, default_value = "out/run")]
+    pub out: PathBuf,
+    /// Print the run summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl TrainArgs {
+    pub fn config(&self) -> anyhow::Result<TrainConfig> {
+        let data = match (&self.inat, &self.folder) {
+            (Some(root), _) => DataSource::Inat {
+                root: root.clone(),
+                train_json: root.join("train2019.json"),
+                val_json: self.official_val.then(|| root.join("val2019.json")),
+            },
+            (None, Some(root)) => DataSource::Folder { root: root.clone() },
+            (None, None) => anyhow::bail!("give --inat DIR or --folder DIR"),
+        };
+        Ok(TrainConfig {
+            data,
+            arch: self.arch.clone(),
+            mode: self.mode,
+            weights: self.weights.clone(),
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            optimizer: self.optimizer,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            schedule: self.schedule,
+            step_epochs: self.step_epochs,
+            gamma: self.gamma,
+            label_smoothing: self.label_smoothing,
+            input_size: self.input_size,
+            augment: !self.no_augment,
+            cache_features: !self.no_feature_cache,
+            min_images_per_class: self.min_images_per_class,
+            val_fraction: self.val_fraction,
+            seed: self.seed,
+            device: self.device.clone(),
+            mixed_precision: !self.no_mixed_precision,
+            cache_dir: self.cache_dir.clone(),
+        })
+    }
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let summary = match &args.resume {
+        Some(run_dir) => resume(run_dir, !args.json).with_context(|| format!("resuming {}", run_dir.display()))?,
+        None => train(args.config()?, &args.out, !args.json)?,
+    };
+    if args.json {
+        super::print_json(&summary)?;
+    } else {
+        print_summary(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_summary(s: &RunSummary) {
+    let last = s.history.last().expect("at least one epoch");
+    println!("run:          {}", s.run_dir.display());
+    println!("data:         {} classes ({} pruned), {} training / {} validation images, {} skipped", s.classes, s.pruned_classes, s.train_images, s.val_images, s.skipped_images);
+    println!(
+        "validation:   top-1 error {:.3}, top-5 error {:.3} after {} epochs ({:.3} counting pruned classes)",
+        last.val_top1_error, last.val_top5_error, last.epoch, last.val_top1_error_all_classes
+    );
+    println!("bundles:      {} (best), {} (final)", s.best_bundle.display(), s.final_bundle.display());
+    if !s.most_confused.is_empty() {
+        println!("most confused:");
+        for (truth, predicted, n) in s.most_confused.iter().take(5) {
+            println!("  {n:>4} × {truth} → {predicted}");
+        }
+    }
+}
