@@ -19,12 +19,12 @@ pub fn built(name: &str) -> PathBuf {
 
 /// The demo bundle and its six sample photos, written into `dir`.
 pub fn demo_fixture(dir: &Path) -> (PathBuf, PathBuf) {
-    let (model, metadata) = taxa_trainer::demo_model::fit_bundle(8, 11).expect("demo model");
+    let (model, metadata) = taxa_trainer::toy_model::fit_bundle(8, 11).expect("demo model");
     let bundle = dir.join("demo.onnx");
     taxa_core::bundle::write_bundle(&bundle, model, &metadata).expect("bundle written");
     let photos = dir.join("photos");
     std::fs::create_dir_all(&photos).unwrap();
-    taxa_trainer::demo_model::write_sample_photos(&photos, 11).expect("photos written");
+    taxa_trainer::toy_model::write_sample_photos(&photos, 11).expect("photos written");
     (bundle, photos)
 }
 

@@ -4,7 +4,7 @@
 
 pub mod checkpoint;
 pub mod data;
-pub mod demo_model;
+pub mod toy_model;
 pub mod export;
 pub mod models;
 pub mod pth;

@@ -3,96 +3,116 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressIterator, ProgressStyle};
 use serde_json::json;
-use taxa_core::{Classifier, ClassifyOptions, bundle};
+use taxa_core::{Classifier, ClassifyOptions};
+use taxa_trainer::synth::{SynthOptions, write_dataset};
+use taxa_trainer::train::{DataSource, Mode, OptimizerKind, Schedule, TrainConfig, train};
 
-use taxa_trainer::demo_model::{demo_species, fit_bundle, render_photo, write_sample_photos};
-
+/// The README's main job: a synthetic field guide, a model trained on it,
+/// exported, and held-out photos classified on the device path.
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Folder for the bundle and the sample photos.
+    /// Folder for the dataset, the run and the bundles.
     #[arg(long, default_value = "out/demo")]
     pub out: PathBuf,
-    /// Seed for the rendered photos.
+    #[arg(long, default_value_t = 24)]
+    pub species: usize,
+    #[arg(long, default_value_t = 15)]
+    pub epochs: usize,
+    #[arg(long, default_value = "shufflenet_v2_x0_5")]
+    pub arch: String,
+    /// Held-out photos to show.
+    #[arg(long, default_value_t = 4)]
+    pub show: usize,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Held-out renders per species for the validation error.
-    #[arg(long, default_value_t = 30)]
-    pub val_per_species: usize,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(args.out.join("photos")).with_context(|| format!("creating {}", args.out.display()))?;
-    let (model, mut metadata) = fit_bundle(16, args.seed).context("fitting the demo model")?;
-    let species = demo_species();
-
-    // Validation error on held-out renders, through the real classifier.
-    let staging = Classifier::new(model.clone(), metadata.clone())?;
-    let options = ClassifyOptions::default();
-    let (mut top1_errors, mut top5_errors, mut total) = (0usize, 0usize, 0usize);
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new((species.len() * args.val_per_species) as u64) };
-    bar.set_style(ProgressStyle::with_template("validating {bar:30} {pos}/{len}").expect("valid template"));
-    for (k, s) in species.iter().enumerate() {
-        for i in (0..args.val_per_species).progress_with(bar.clone()) {
-            let photo = render_photo(s, args.seed + 1_000_000 + (k * 10_000 + i) as u64, 320, 240);
-            let result = staging.classify_rgb(&photo, &options)?;
-            let rank = result.predictions.iter().position(|p| p.class_index == k);
-            top1_errors += (rank != Some(0)) as usize;
-            top5_errors += rank.is_none() as usize;
-            total += 1;
-        }
+    let data_dir = args.out.join("synth");
+    let run_dir = args.out.join("run");
+    if run_dir.exists() {
+        std::fs::remove_dir_all(&run_dir).with_context(|| format!("clearing {}", run_dir.display()))?;
     }
-    bar.finish_and_clear();
-    let provenance = metadata.provenance.get_or_insert_with(Default::default);
-    provenance.val_top1_error = Some(top1_errors as f64 / total as f64);
-    provenance.val_top5_error = Some(top5_errors as f64 / total as f64);
+    let synth = SynthOptions { species: args.species, max_images: 300, seed: args.seed, ..Default::default() };
+    let (train_images, val_images) = write_dataset(&data_dir, &synth, !args.json)?;
+    if !args.json {
+        println!("1. synth:  {} species, {train_images} training and {val_images} held-out photos in {}", args.species, data_dir.display());
+    }
+    let config = TrainConfig {
+        data: DataSource::Inat {
+            root: data_dir.clone(),
+            train_json: data_dir.join("train2019.json"),
+            val_json: Some(data_dir.join("val2019.json")),
+            official_val: true,
+        },
+        arch: args.arch.clone(),
+        mode: Mode::Scratch,
+        weights: None,
+        epochs: args.epochs,
+        batch_size: 64,
+        optimizer: OptimizerKind::Sgd,
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 1e-4,
+        schedule: Schedule::Cosine,
+        step_epochs: 3,
+        gamma: 0.1,
+        label_smoothing: 0.0,
+        input_size: 64,
+        augment: true,
+        cache_features: true,
+        min_images_per_class: 0,
+        val_fraction: 0.1,
+        seed: args.seed,
+        device: "auto".into(),
+        mixed_precision: true,
+        cache_dir: args.out.join("cache"),
+    };
+    if !args.json {
+        println!("2. train:  {} from scratch, {} epochs (run folder {})", args.arch, args.epochs, run_dir.display());
+    }
+    let summary = train(config, &run_dir, !args.json)?;
+    let last = summary.history.last().expect("epochs ran");
 
-    let bundle_path = args.out.join("demo-species.onnx");
-    bundle::write_bundle(&bundle_path, model, &metadata).with_context(|| format!("writing {}", bundle_path.display()))?;
-
-    // Sample field photos, classified from disk with the saved bundle.
-    let classifier = Classifier::load(&bundle_path)?;
-    let photos_dir = args.out.join("photos");
-    let photos = write_sample_photos(&photos_dir, args.seed).with_context(|| format!("writing photos to {}", photos_dir.display()))?;
-    let mut results = Vec::new();
-    for (file, truth) in photos {
-        let result = classifier.classify_file(&file, &options).with_context(|| format!("classifying {}", file.display()))?;
-        results.push((file, truth, result));
+    // 3. The exported bundle, on the device path, on held-out photos.
+    let classifier = Classifier::load(&summary.best_bundle)?;
+    let val: serde_json::Value = serde_json::from_slice(&std::fs::read(data_dir.join("val2019.json"))?)?;
+    let names: Vec<String> = val["categories"].as_array().context("categories")?.iter().map(|c| c["name"].as_str().unwrap_or_default().to_string()).collect();
+    let truth_of: std::collections::HashMap<i64, usize> =
+        val["annotations"].as_array().context("annotations")?.iter().map(|a| (a["image_id"].as_i64().unwrap_or(-1), a["category_id"].as_u64().unwrap_or(0) as usize)).collect();
+    let images = val["images"].as_array().context("images")?;
+    let step = (images.len() / args.show.max(1)).max(1);
+    let mut shown = Vec::new();
+    for image in images.iter().step_by(step).take(args.show) {
+        let file = data_dir.join(image["file_name"].as_str().context("file_name")?);
+        let result = classifier.classify_file(&file, &ClassifyOptions::default())?;
+        let truth = names[truth_of[&image["id"].as_i64().unwrap_or(-1)]].clone();
+        shown.push((file, truth, result));
     }
 
     if args.json {
-        let photos: Vec<_> = results
-            .iter()
-            .map(|(file, truth, r)| json!({ "image": file, "truth": truth, "predictions": r.predictions, "rollup": r.rollup }))
-            .collect();
         super::print_json(&json!({
-            "bundle": bundle_path,
-            "val_images": total,
-            "val_top1_error": provenance_error(&metadata, true),
-            "val_top5_error": provenance_error(&metadata, false),
-            "photos": photos,
+            "bundle": summary.best_bundle,
+            "val_top1_error": last.val_top1_error,
+            "val_top5_error": last.val_top5_error,
+            "epochs": last.epoch,
+            "photos": shown.iter().map(|(f, t, r)| json!({"image": f, "truth": t, "predictions": r.predictions, "rollup": r.rollup})).collect::<Vec<_>>(),
         }))?;
-    } else {
-        println!("demo bundle:  {}", bundle_path.display());
-        println!(
-            "validation:   top-1 error {:.3}, top-5 error {:.3} on {total} held-out photos",
-            provenance_error(&metadata, true),
-            provenance_error(&metadata, false)
-        );
-        for (file, truth, result) in &results {
-            println!("\n{}  (truth: {truth})", file.display());
-            super::classify::print_classification(result);
-        }
-        println!("\nclassify your own: taxa classify --model {} PHOTO.jpg", bundle_path.display());
+        return Ok(ExitCode::SUCCESS);
     }
+    println!("3. export: {} (plots: {})", summary.best_bundle.display(), run_dir.join("curves.png").display());
+    println!(
+        "\nvalidation: top-1 error {:.3}, top-5 error {:.3} on {} held-out photos after {} epochs",
+        last.val_top1_error, last.val_top5_error, summary.val_images, last.epoch
+    );
+    for (file, truth, result) in &shown {
+        println!("\n{}  (truth: {truth})", file.display());
+        super::classify::print_classification(result);
+    }
+    println!("\nclassify your own: taxa classify --model {} PHOTO.jpg", summary.best_bundle.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn provenance_error(metadata: &taxa_core::BundleMetadata, top1: bool) -> f64 {
-    let p = metadata.provenance.as_ref().expect("set above");
-    if top1 { p.val_top1_error.unwrap_or(f64::NAN) } else { p.val_top5_error.unwrap_or(f64::NAN) }
 }

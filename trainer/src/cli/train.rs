@@ -82,11 +82,16 @@ pub struct TrainArgs {
 impl TrainArgs {
     pub fn config(&self) -> anyhow::Result<TrainConfig> {
         let data = match (&self.inat, &self.folder) {
-            (Some(root), _) => DataSource::Inat {
-                root: root.clone(),
-                train_json: root.join("train2019.json"),
-                val_json: self.official_val.then(|| root.join("val2019.json")),
-            },
+            (Some(root), _) => {
+                let val = root.join("val2019.json");
+                anyhow::ensure!(!self.official_val || val.exists(), "--official-val: {} does not exist", val.display());
+                DataSource::Inat {
+                    root: root.clone(),
+                    train_json: root.join("train2019.json"),
+                    val_json: val.exists().then_some(val),
+                    official_val: self.official_val,
+                }
+            }
             (None, Some(root)) => DataSource::Folder { root: root.clone() },
             (None, None) => anyhow::bail!("give --inat DIR or --folder DIR"),
         };

@@ -50,8 +50,10 @@ pub enum Schedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "lowercase")]
 pub enum DataSource {
-    /// iNaturalist 2019 JSON files; image paths relative to `root`.
-    Inat { root: PathBuf, train_json: PathBuf, val_json: Option<PathBuf> },
+    /// iNaturalist 2019 JSON files; image paths relative to `root`. With
+    /// `official_val` the validation file is the validation set; otherwise
+    /// its images join the pool that is split.
+    Inat { root: PathBuf, train_json: PathBuf, val_json: Option<PathBuf>, official_val: bool },
     /// `root/<class>/<image>`.
     Folder { root: PathBuf },
 }
@@ -59,7 +61,13 @@ pub enum DataSource {
 impl DataSource {
     pub fn load(&self) -> anyhow::Result<RawDataset> {
         Ok(match self {
-            DataSource::Inat { root, train_json, val_json } => load_inat(root, train_json, val_json.as_deref())?,
+            DataSource::Inat { root, train_json, val_json, official_val } => {
+                let mut raw = load_inat(root, train_json, val_json.as_deref())?;
+                if !official_val && let Some(val) = raw.val.take() {
+                    raw.train.extend(val);
+                }
+                raw
+            }
             DataSource::Folder { root } => load_folder(root)?,
         })
     }

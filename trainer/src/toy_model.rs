@@ -1,7 +1,7 @@
-//! The built-in demo: a handful of colour-coded "species" in a real
-//! taxonomy, rendered as photos, and a nearest-colour-centroid model fitted
-//! to them and written as a taxa bundle. It stands in for a trained network
-//! until the training pipeline lands, and exercises the same bundle path.
+//! A toy model for tests and examples that must not wait for training: a
+//! handful of colour-coded "species" in a real taxonomy, rendered as photos,
+//! and a nearest-colour-centroid model fitted to them in milliseconds and
+//! written as a taxa bundle (GlobalAveragePool → Gemm).
 
 use image::{Rgb, RgbImage};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -142,9 +142,9 @@ pub fn fit_bundle(per_species: usize, seed: u64) -> taxa_core::Result<(ModelProt
         taxonomy: Some(all.iter().map(|s| s.taxonomy.clone()).collect()),
         preprocess: contract,
         output: OutputKind::Logits,
-        architecture: Some("nearest-colour-centroid (demo)".into()),
+        architecture: Some("nearest-colour-centroid (toy)".into()),
         provenance: Some(Provenance {
-            dataset: Some(format!("taxa demo renders ({per_species} per species, seed {seed})")),
+            dataset: Some(format!("taxa toy renders ({per_species} per species, seed {seed})")),
             ..Default::default()
         }),
     };
