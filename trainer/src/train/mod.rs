@@ -275,7 +275,7 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
     if !data.train_cache.skipped.is_empty() || !data.val_cache.skipped.is_empty() {
         let mut text = String::new();
         for (path, why) in data.train_cache.skipped.iter().chain(&data.val_cache.skipped) {
-            text.push_str(&format!("{}\t{why}\n", path.display()));
+            text.push_str(&format!("{}\t{}\n", path.display(), why.replace('\n', " ")));
         }
         std::fs::write(run_dir.join("skipped.txt"), text)?;
     }
