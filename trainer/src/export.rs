@@ -122,6 +122,10 @@ pub fn export_onnx(net: &Network, contract: &PreprocessContract, options: Export
                 let [_, ih, iw] = shapes[node.inputs[0]];
                 if ih == *size && iw == *size {
                     input(0)
+                } else if ih == 1 && iw == 1 {
+                    // A 1×1 map averaged onto a larger grid is the value repeated.
+                    let shape = constant(&mut g, &mut constants, &[1, 1, *size, *size]);
+                    g.node("Expand", &[&input(0), &shape], vec![])
                 } else if ih % size == 0 && iw % size == 0 {
                     let (kh, kw) = (ih / size, iw / size);
                     g.node("AveragePool", &[&input(0)], vec![attr_ints("kernel_shape", &[kh, kw]), attr_ints("strides", &[kh, kw])])

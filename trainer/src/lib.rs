@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod toy_model;
+pub mod experiment;
 pub mod export;
 pub mod models;
 pub mod pth;

@@ -29,6 +29,8 @@ enum Command {
     Synth(cli::synth::SynthArgs),
     /// Train a classifier (scratch, finetune or frozen), or resume a killed run.
     Train(cli::train::TrainArgs),
+    /// Run the study (complete vs pruned, three modes, architectures) and write a report.
+    Experiment(cli::experiment::ExperimentArgs),
     /// Export torchvision-named weights or a checkpoint as a taxa bundle (ONNX).
     Export(cli::export::ExportArgs),
     /// Report the torch build and whether CUDA is usable.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Devices(args) => cli::devices::run(args),
         Command::Export(args) => cli::export::run(args),
         Command::Synth(args) => cli::synth::run(args),
+        Command::Experiment(args) => cli::experiment::run(args),
         Command::Train(args) => cli::train::run(args),
     };
     match result {

@@ -249,3 +249,30 @@ fn a_broken_dataset_file_names_the_line() {
     let message = format!("{err:#}");
     assert!(message.contains("train2019.json: line"), "{message}");
 }
+
+#[test]
+fn a_short_experiment_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dataset(dir.path());
+    let mut base = config(&root, dir.path());
+    base.epochs = 1;
+    let options = taxa_trainer::experiment::ExperimentOptions {
+        base,
+        base_arch: "shufflenet_v2_x0_5".into(),
+        archs: vec!["shufflenet_v2_x0_5".into(), "squeezenet1_1".into()],
+        prune_below: 20,
+        weights_dir: None,
+        arch_mode: Mode::Frozen,
+    };
+    let out = dir.path().join("experiment");
+    let report = taxa_trainer::experiment::run_experiment(&options, &out, false).unwrap();
+    let md = std::fs::read_to_string(&report).unwrap();
+    for heading in ["## Table 2", "## Figure 4", "## Table 3", "| complete |", "| pruned |", "| squeezenet1_1 |", "separate synthetic field guide"] {
+        assert!(md.contains(heading), "{heading} missing from:\n{md}");
+    }
+    let png = std::fs::read(out.join("figure4.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["table2"][1]["pruned"], 4);
+    assert_eq!(results["figure4"].as_array().unwrap().len(), 3);
+}

@@ -2,6 +2,7 @@ pub mod bench;
 pub mod classify;
 pub mod demo;
 pub mod devices;
+pub mod experiment;
 pub mod export;
 pub mod inspect;
 pub mod synth;

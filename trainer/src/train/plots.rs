@@ -41,20 +41,21 @@ pub fn plot_panels(path: &Path, panels: &[(&str, Vec<Series>)]) -> Result<(), St
     let areas = root.split_evenly((1, panels.len()));
     let palette = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
     for (area, (title, series)) in areas.iter().zip(panels) {
-        let points = series.iter().flat_map(|s| s.points.iter());
-        let (mut x_max, mut y_max) = (1.0f64, 0.0f64);
-        for (x, y) in points {
-            x_max = x_max.max(*x);
-            if y.is_finite() {
-                y_max = y_max.max(*y);
-            }
-        }
+        let x_max = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(1.0f64, f64::max);
+        // An early spike (BatchNorm statistics settling) must not flatten the
+        // rest: the axis stops at 3× the median value, or the maximum if lower.
+        let mut ys: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|y| y.is_finite()).collect();
+        ys.sort_by(f64::total_cmp);
+        let y_max = match ys.as_slice() {
+            [] => 1.0,
+            all => all[all.len() - 1].min(3.0 * all[all.len() / 2]).max(1e-3),
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(*title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(48)
-            .build_cartesian_2d(0f64..x_max, 0f64..(y_max * 1.1).max(1e-3))
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max * 1.1)
             .map_err(|e| e.to_string())?;
         chart.configure_mesh().x_desc("epoch").label_style(("sans-serif", 13)).draw().map_err(|e| e.to_string())?;
         for (i, s) in series.iter().enumerate() {
