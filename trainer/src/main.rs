@@ -31,6 +31,8 @@ enum Command {
     Train(cli::train::TrainArgs),
     /// Run the study (complete vs pruned, three modes, architectures) and write a report.
     Experiment(cli::experiment::ExperimentArgs),
+    /// Training throughput on synthetic batches (images/s), for comparing with PyTorch.
+    TrainBench(cli::train_bench::TrainBenchArgs),
     /// Export torchvision-named weights or a checkpoint as a taxa bundle (ONNX).
     Export(cli::export::ExportArgs),
     /// Report the torch build and whether CUDA is usable.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Export(args) => cli::export::run(args),
         Command::Synth(args) => cli::synth::run(args),
         Command::Experiment(args) => cli::experiment::run(args),
+        Command::TrainBench(args) => cli::train_bench::run(args),
         Command::Train(args) => cli::train::run(args),
     };
     match result {

@@ -7,6 +7,7 @@ pub mod export;
 pub mod inspect;
 pub mod synth;
 pub mod train;
+pub mod train_bench;
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ mod squeezenet;
 
 pub use alexnet::alexnet;
 pub use densenet::{densenet121, densenet161, densenet169, densenet201};
-pub use network::Network;
+pub use network::{Network, channels_last};
 pub use resnext::{resnext50_32x4d, resnext101_32x8d};
 pub use shufflenet::{shufflenet_v2_x0_5, shufflenet_v2_x1_0, shufflenet_v2_x1_5, shufflenet_v2_x2_0};
 pub use squeezenet::{squeezenet1_0, squeezenet1_1};

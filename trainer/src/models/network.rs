@@ -53,6 +53,19 @@ impl Network {
         }
     }
 
+    /// Stores 4-D weights in NHWC order (same shapes, other strides), so
+    /// cuDNN picks its channels-last kernels; together with channels-last
+    /// inputs this is PyTorch's `memory_format=torch.channels_last`.
+    pub fn use_channels_last(&mut self) {
+        tch::no_grad(|| {
+            for t in self.params.values_mut() {
+                if t.dim() == 4 {
+                    t.set_data(&channels_last(t));
+                }
+            }
+        });
+    }
+
     /// State-dict keys of the parameters that currently train.
     pub fn trainable_names(&self) -> Vec<String> {
         let mut names: Vec<String> =
@@ -145,6 +158,12 @@ impl Network {
         }
         values[end - 1].take().expect("the last node ran")
     }
+}
+
+/// The same NCHW tensor laid out in memory as NHWC (tch 0.24 has no
+/// memory-format API; this is what `channels_last` means underneath).
+pub fn channels_last(t: &Tensor) -> Tensor {
+    t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
 impl nn::ModuleT for Network {

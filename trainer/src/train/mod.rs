@@ -303,6 +303,10 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
     }
     let frozen = config.mode == Mode::Frozen;
     net.set_backbone_trainable(!frozen);
+    let fast_cuda = config.mixed_precision && device.is_cuda();
+    if fast_cuda {
+        net.use_channels_last();
+    }
     let params: Vec<(String, Tensor)> = net.trainable_names().into_iter().map(|n| (n.clone(), net.param(&n).expect("known").shallow_clone())).collect();
 
     // Metrics of completed epochs survive a resume; later lines (an epoch that
@@ -377,9 +381,12 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
                     } else {
                         batch.iter().flat_map(|&i| image_bytes(&data.train_cache, train_items[i].0)).collect()
                     };
-                    let x = to_input(&pixels, batch.len(), in_w, in_h, &contract, device);
+                    let mut x = to_input(&pixels, batch.len(), in_w, in_h, &contract, device);
+                    if fast_cuda {
+                        x = crate::models::channels_last(&x);
+                    }
                     let forward = || if frozen { net.forward_head(&tch::no_grad(|| net.forward_backbone(&x)), true) } else { net.forward_t(&x, true) };
-                    if config.mixed_precision && device.is_cuda() { tch::autocast(true, forward) } else { forward() }
+                    if fast_cuda { tch::autocast(true, forward) } else { forward() }
                 }
             };
             let loss = logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Mean, -100, config.label_smoothing);

@@ -1,0 +1,76 @@
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::json;
+use tch::{Device, Kind, Tensor, nn::VarStore};
+use taxa_trainer::models::{Network, spec_for};
+use taxa_trainer::train::{Mode, Optimizer, OptimizerKind};
+
+/// Training throughput on synthetic in-memory batches: forward, backward and
+/// an SGD step, as `taxa train` runs them.
+#[derive(Args)]
+pub struct TrainBenchArgs {
+    #[arg(long, default_value = "shufflenet_v2_x1_0")]
+    pub arch: String,
+    /// finetune (everything trains) or frozen (backbone under no_grad, head trains).
+    #[arg(long, value_enum, default_value_t = Mode::Finetune)]
+    pub mode: Mode,
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: i64,
+    #[arg(long, default_value_t = 224)]
+    pub input_size: i64,
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: TrainBenchArgs) -> anyhow::Result<ExitCode> {
+    let device = match args.device.as_str() {
+        "cpu" => Device::Cpu,
+        _ => Device::cuda_if_available(),
+    };
+    let spec = spec_for(&args.arch, 1000).ok_or_else(|| anyhow::anyhow!("unknown architecture {}", args.arch))?;
+    let vs = VarStore::new(device);
+    let mut net = Network::new(&vs.root(), spec);
+    let frozen = args.mode == Mode::Frozen;
+    net.set_backbone_trainable(!frozen);
+    let params: Vec<(String, Tensor)> = net.trainable_names().into_iter().map(|n| (n.clone(), net.param(&n).expect("known").shallow_clone())).collect();
+    let mut optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, 1e-4);
+    let cuda = device.is_cuda();
+    let mut x = Tensor::randn([args.batch_size, 3, args.input_size, args.input_size], (Kind::Float, device));
+    if cuda {
+        net.use_channels_last();
+        x = taxa_trainer::models::channels_last(&x);
+    }
+    let y = Tensor::randint(1000, [args.batch_size], (Kind::Int64, device));
+    let mut times = Vec::new();
+    for step in 0..args.warmup + args.steps {
+        let start = Instant::now();
+        let forward = || if frozen { net.forward_head(&tch::no_grad(|| net.forward_backbone(&x)), true) } else { net.forward_t(&x, true) };
+        let logits = if cuda { tch::autocast(true, forward) } else { forward() };
+        let loss = logits.to_kind(Kind::Float).cross_entropy_for_logits(&y);
+        loss.backward();
+        optimizer.step(&params, 0.01);
+        let _ = loss.double_value(&[]); // waits for the device
+        if step >= args.warmup {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let images_per_second = args.batch_size as f64 / median;
+    if args.json {
+        super::print_json(&json!({"arch": args.arch, "mode": args.mode, "device": format!("{device:?}"), "batch_size": args.batch_size,
+            "input_size": args.input_size, "median_step_seconds": median, "images_per_second": images_per_second}))?;
+    } else {
+        println!("{} {:?} on {device:?}: {images_per_second:.0} images/s (median step {:.1} ms, batch {})", args.arch, args.mode, median * 1000.0, args.batch_size);
+    }
+    Ok(ExitCode::SUCCESS)
+}
