@@ -16,17 +16,9 @@ import time
 
 import numpy as np
 
+from peers import ort_median_ms, ort_session
+
 FAMILIES = ["squeezenet1_1", "shufflenet_v2_x1_0", "alexnet", "densenet121", "resnext50_32x4d"]
-
-
-def ort_session(path):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
 def ort_latency(path, runs):
@@ -34,14 +26,7 @@ def ort_latency(path, runs):
     sess = ort_session(path)
     load_ms = (time.perf_counter() - t) * 1000
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32)
-    for _ in range(3):
-        sess.run(None, {"image": x})
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        sess.run(None, {"image": x})
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), load_ms
+    return ort_median_ms(sess, x, runs, warmup=3), load_ms
 
 
 def main():

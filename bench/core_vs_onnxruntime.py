@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from peers import ort_median_ms, ort_session
+
 
 def export_squeezenet(path):
     import torch
@@ -41,22 +43,8 @@ def photo_jpeg(path):
 
 
 def ort_model_only(model_path, runs):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    sess = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32)
-    for _ in range(5):
-        sess.run(None, {"image": x})
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        sess.run(None, {"image": x})
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+    return ort_median_ms(ort_session(model_path), x, runs)
 
 
 def main():

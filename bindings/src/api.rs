@@ -48,12 +48,7 @@ impl From<TaxaError> for TaxaFfiError {
 /// Runs `f`, turning a panic into `Internal` so no foreign caller ever sees one.
 fn guarded<T>(f: impl FnOnce() -> Result<T, TaxaFfiError>) -> Result<T, TaxaFfiError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        Err(TaxaFfiError::Internal { message: format!("internal error: {message}") })
+        Err(TaxaFfiError::Internal { message: format!("internal error: {}", taxa_core::classifier::panic_message(panic.as_ref())) })
     })
 }
 

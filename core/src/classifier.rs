@@ -209,14 +209,17 @@ fn output_classes(plan: &Plan) -> Result<usize> {
 /// Runs tract code, turning a panic on a malformed model into an error so a
 /// bad file never takes the host app down.
 fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        TaxaError::ModelLoad(format!("internal error while {what}: {message}"))
-    })
+    catch_unwind(AssertUnwindSafe(f))
+        .map_err(|panic| TaxaError::ModelLoad(format!("internal error while {what}: {}", panic_message(panic.as_ref()))))
+}
+
+/// The text of a caught panic, for error messages at FFI boundaries.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[cfg(test)]

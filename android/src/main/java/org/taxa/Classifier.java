@@ -74,17 +74,7 @@ public final class Classifier implements AutoCloseable {
 
     /** The model's class labels, in output order. */
     public List<String> labels() {
-        lock.readLock().lock();
-        try {
-            ensureOpen();
-            return Arrays.asList(nativeLabels(handle));
-        } catch (IllegalStateException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw wrap(e);
-        } finally {
-            lock.readLock().unlock();
-        }
+        return locked(() -> Arrays.asList(nativeLabels(handle)));
     }
 
     /** Frees the native model. Safe to call more than once. */
@@ -101,15 +91,20 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
-    private interface NativeCall {
-        String[] run();
+    private interface NativeCall<T> {
+        T run();
     }
 
-    private Classification call(NativeCall call) {
+    private Classification call(NativeCall<String[]> call) {
+        return locked(() -> Classification.fromFlat(call.run()));
+    }
+
+    /** Runs a native call under the read lock on an open handle, wrapping its errors. */
+    private <T> T locked(NativeCall<T> call) {
         lock.readLock().lock();
         try {
             ensureOpen();
-            return Classification.fromFlat(call.run());
+            return call.run();
         } catch (IllegalStateException e) {
             throw e;
         } catch (RuntimeException e) {
