@@ -361,44 +361,64 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
         let bar = if progress { ProgressBar::new(order.len() as u64) } else { ProgressBar::hidden() };
         bar.set_style(ProgressStyle::with_template(&format!("epoch {}/{} {{bar:30}} {{pos}}/{{len}} img  {{per_sec}}  eta {{eta}}  {{msg}}", epoch + 1, config.epochs))?);
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        for batch in order.chunks(config.batch_size) {
-            let labels: Vec<i64> = batch.iter().map(|&i| train_items[i].1 as i64).collect();
-            let targets = Tensor::from_slice(&labels).to_device(device);
-            let logits = match &feature_cache {
-                Some((train_features, _)) => {
-                    let index = Tensor::from_slice(&batch.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
-                    net.forward_head(&train_features.index_select(0, &index), true)
-                }
-                None => {
-                    let pixels: Vec<u8> = if train_is_square {
-                        batch
-                            .par_iter()
-                            .flat_map_iter(|&i| {
-                                let mut rng = StdRng::seed_from_u64(config.seed ^ ((epoch as u64) << 32) ^ i as u64);
-                                augment(data.train_cache.pixels(train_items[i].0), data.train_cache.width, in_w, &mut rng)
-                            })
-                            .collect()
-                    } else {
-                        batch.iter().flat_map(|&i| image_bytes(&data.train_cache, train_items[i].0)).collect()
-                    };
-                    let mut x = to_input(&pixels, batch.len(), in_w, in_h, &contract, device);
-                    if fast_cuda {
-                        x = crate::models::channels_last(&x);
+        let batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+        let batch_pixels = |batch: &[usize]| -> Vec<u8> {
+            if train_is_square {
+                batch
+                    .par_iter()
+                    .flat_map_iter(|&i| {
+                        let mut rng = StdRng::seed_from_u64(config.seed ^ ((epoch as u64) << 32) ^ i as u64);
+                        augment(data.train_cache.pixels(train_items[i].0), data.train_cache.width, in_w, &mut rng)
+                    })
+                    .collect()
+            } else {
+                batch.iter().flat_map(|&i| image_bytes(&data.train_cache, train_items[i].0)).collect()
+            }
+        };
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            // Keep the accelerator fed: the next batches are cropped and
+            // augmented on other cores while this one trains.
+            let (sender, prepared) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            if feature_cache.is_none() {
+                let (batches, batch_pixels) = (&batches, &batch_pixels);
+                scope.spawn(move || {
+                    for batch in batches {
+                        if sender.send(batch_pixels(batch)).is_err() {
+                            break;
+                        }
                     }
-                    let forward = || if frozen { net.forward_head(&tch::no_grad(|| net.forward_backbone(&x)), true) } else { net.forward_t(&x, true) };
-                    if fast_cuda { tch::autocast(true, forward) } else { forward() }
-                }
-            };
-            let loss = logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Mean, -100, config.label_smoothing);
-            loss.backward();
-            optimizer.step(&params, lr);
-            let batch_loss = loss.double_value(&[]);
-            loss_sum += batch_loss * batch.len() as f64;
-            correct += logits.argmax(1, false).eq_tensor(&targets).sum(Kind::Int64).int64_value(&[]) as usize;
-            seen += batch.len();
-            bar.inc(batch.len() as u64);
-            bar.set_message(format!("loss {:.3}", loss_sum / seen as f64));
-        }
+                });
+            }
+            for batch in &batches {
+                let labels: Vec<i64> = batch.iter().map(|&i| train_items[i].1 as i64).collect();
+                let targets = Tensor::from_slice(&labels).to_device(device);
+                let logits = match &feature_cache {
+                    Some((train_features, _)) => {
+                        let index = Tensor::from_slice(&batch.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
+                        net.forward_head(&train_features.index_select(0, &index), true)
+                    }
+                    None => {
+                        let pixels = prepared.recv().context("the batch producer stopped")?;
+                        let mut x = to_input(&pixels, batch.len(), in_w, in_h, &contract, device);
+                        if fast_cuda {
+                            x = crate::models::channels_last(&x);
+                        }
+                        let forward = || if frozen { net.forward_head(&tch::no_grad(|| net.forward_backbone(&x)), true) } else { net.forward_t(&x, true) };
+                        if fast_cuda { tch::autocast(true, forward) } else { forward() }
+                    }
+                };
+                let loss = logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Mean, -100, config.label_smoothing);
+                loss.backward();
+                optimizer.step(&params, lr);
+                let batch_loss = loss.double_value(&[]);
+                loss_sum += batch_loss * batch.len() as f64;
+                correct += logits.argmax(1, false).eq_tensor(&targets).sum(Kind::Int64).int64_value(&[]) as usize;
+                seen += batch.len();
+                bar.inc(batch.len() as u64);
+                bar.set_message(format!("loss {:.3}", loss_sum / seen as f64));
+            }
+            Ok(())
+        })?;
         bar.finish_and_clear();
         let train_seconds = started.elapsed().as_secs_f64();
 
