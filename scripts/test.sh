@@ -6,6 +6,7 @@ cd "$TAXA_ROOT"
 # shellcheck disable=SC2086
 taxa_pip_install $TAXA_TEST_PY
 # Release: tract inference and image decoding are too slow unoptimised.
-# The bindings tests drive the host-built library and uniffi-bindgen.
+# The bindings tests drive the host-built library and uniffi-bindgen; the
+# same features for both commands means one build, not two.
 cargo build --release --locked -p taxa-ffi --features bindgen
-cargo test --release --locked --workspace "$@"
+cargo test --release --locked --workspace --features taxa-ffi/bindgen "$@"
