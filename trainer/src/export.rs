@@ -123,9 +123,13 @@ pub fn export_onnx(net: &Network, contract: &PreprocessContract, options: Export
                 if ih == *size && iw == *size {
                     input(0)
                 } else if ih == 1 && iw == 1 {
-                    // A 1×1 map averaged onto a larger grid is the value repeated.
-                    let shape = constant(&mut g, &mut constants, &[1, 1, *size, *size]);
-                    g.node("Expand", &[&input(0), &shape], vec![])
+                    // A 1×1 map averaged onto a larger grid is the value repeated:
+                    // concatenated copies (tract's Gemm folding trips over Expand and Tile).
+                    let x = input(0);
+                    let copies = vec![x.as_str(); *size as usize];
+                    let column = g.node("Concat", &copies, vec![attr_int("axis", 2)]);
+                    let columns = vec![column.as_str(); *size as usize];
+                    g.node("Concat", &columns, vec![attr_int("axis", 3)])
                 } else if ih % size == 0 && iw % size == 0 {
                     let (kh, kw) = (ih / size, iw / size);
                     g.node("AveragePool", &[&input(0)], vec![attr_ints("kernel_shape", &[kh, kw]), attr_ints("strides", &[kh, kw])])

@@ -10,6 +10,9 @@ use super::{BN_EPS, BN_MOMENTUM, InitRule, NetSpec, Op, ParamKind, Value};
 #[derive(Debug)]
 pub struct Network {
     spec: NetSpec,
+    /// For each value, the last node that reads it: values are dropped then,
+    /// so a no-grad pass holds only the live activations.
+    last_use: Vec<usize>,
     /// Shallow clones of the var-store tensors, by state-dict key.
     params: HashMap<String, Tensor>,
 }
@@ -30,7 +33,13 @@ impl Network {
             };
             params.insert(param.name, tensor);
         }
-        Network { spec, params }
+        let mut last_use: Vec<usize> = (0..spec.nodes.len()).collect();
+        for (i, node) in spec.nodes.iter().enumerate() {
+            for &input in &node.inputs {
+                last_use[input] = last_use[input].max(i);
+            }
+        }
+        Network { spec, last_use, params }
     }
 
     pub fn spec(&self) -> &NetSpec {
@@ -155,6 +164,11 @@ impl Network {
                 Op::ChannelSlice { start, end } => x(0).narrow(1, *start, end - start),
             };
             values[i] = Some(out);
+            for &input in &node.inputs {
+                if self.last_use[input] == i {
+                    values[input] = None;
+                }
+            }
         }
         values[end - 1].take().expect("the last node ran")
     }

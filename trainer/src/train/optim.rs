@@ -47,12 +47,14 @@ impl Optimizer {
                 let mut p = p.shallow_clone();
                 match self.kind {
                     OptimizerKind::Sgd => {
-                        // PyTorch SGD: d = g + wd·p; buf = μ·buf + d; p -= lr·buf.
-                        let d = &grad + &p * self.weight_decay;
-                        let buf = match self.first.get(name) {
-                            Some(buf) => buf * self.momentum + d,
-                            None => d,
-                        };
+                        // PyTorch SGD: buf = μ·buf + g + wd·p; p -= lr·buf. In place
+                        // on the buffer: big layers (AlexNet's) are memory-bound.
+                        let mut buf = self.first.remove(name).unwrap_or_else(|| grad.zeros_like());
+                        let _ = buf.g_mul_scalar_(self.momentum);
+                        let _ = buf.g_add_(&grad);
+                        if self.weight_decay != 0.0 {
+                            let _ = buf.g_add_(&(&p * self.weight_decay));
+                        }
                         let _ = p.g_sub_(&(&buf * lr));
                         self.first.insert(name.clone(), buf);
                     }
