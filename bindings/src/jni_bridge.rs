@@ -80,6 +80,21 @@ fn flatten(c: Classification) -> Vec<Option<String>> {
     out
 }
 
+/// What both classify entry points share: the handle, the options, the
+/// call itself (`run`), and the flat result.
+fn classify_with<'local>(
+    env: &mut Env<'local>,
+    handle: jlong,
+    (top_k, min_score, rollup_threshold): (jint, jfloat, jfloat),
+    (allow, deny): (&JString<'_>, &JString<'_>),
+    run: impl FnOnce(&mut Env<'local>, &Classifier, ClassifyOptions) -> BridgeResult<Classification>,
+) -> BridgeResult<JObjectArray<'local, JString<'local>>> {
+    let classifier = classifier(handle)?;
+    let options = options(env, top_k, min_score, allow, deny, rollup_threshold)?;
+    let result = run(env, classifier, options)?;
+    string_array(env, flatten(result))
+}
+
 fn string_array<'local>(env: &mut Env<'local>, values: Vec<Option<String>>) -> BridgeResult<JObjectArray<'local, JString<'local>>> {
     let array = JObjectArray::<JString>::new(env, values.len(), JString::null())?;
     for (i, value) in values.into_iter().enumerate() {
@@ -141,14 +156,12 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassify<'local>(
 ) -> JObjectArray<'local, JString<'local>> {
     unowned_env
         .with_env(|env| -> BridgeResult<JObjectArray<'local, JString<'local>>> {
-            let classifier = classifier(handle)?;
-            if image.is_null() {
-                return Err(BridgeError::Argument("image bytes are null".into()));
-            }
-            let options = options(env, top_k, min_score, &allow, &deny, rollup_threshold)?;
-            let bytes = env.convert_byte_array(&image)?;
-            let result = classifier.classify(bytes, options)?;
-            string_array(env, flatten(result))
+            classify_with(env, handle, (top_k, min_score, rollup_threshold), (&allow, &deny), |env, classifier, options| {
+                if image.is_null() {
+                    return Err(BridgeError::Argument("image bytes are null".into()));
+                }
+                Ok(classifier.classify(env.convert_byte_array(&image)?, options)?)
+            })
         })
         .resolve::<ThrowRuntimeExAndDefault>()
 }
@@ -170,21 +183,19 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
 ) -> JObjectArray<'local, JString<'local>> {
     unowned_env
         .with_env(|env| -> BridgeResult<JObjectArray<'local, JString<'local>>> {
-            let classifier = classifier(handle)?;
-            if argb.is_null() {
-                return Err(BridgeError::Argument("pixels are null".into()));
-            }
-            if width <= 0 || height <= 0 {
-                return Err(BridgeError::Argument(format!("size {width}×{height} has no pixels")));
-            }
-            let options = options(env, top_k, min_score, &allow, &deny, rollup_threshold)?;
-            let len = argb.len(env)?;
-            let mut pixels = vec![0 as jint; len];
-            argb.get_region(env, 0, &mut pixels)?;
-            // 0xAARRGGBB ints are B, G, R, A bytes in little-endian order.
-            let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
-            let result = classifier.classify_pixels(width as u32, height as u32, width as u32 * 4, PixelFormat::Bgra8, bytes, options)?;
-            string_array(env, flatten(result))
+            classify_with(env, handle, (top_k, min_score, rollup_threshold), (&allow, &deny), |env, classifier, options| {
+                if argb.is_null() {
+                    return Err(BridgeError::Argument("pixels are null".into()));
+                }
+                if width <= 0 || height <= 0 {
+                    return Err(BridgeError::Argument(format!("size {width}×{height} has no pixels")));
+                }
+                let mut pixels = vec![0 as jint; argb.len(env)?];
+                argb.get_region(env, 0, &mut pixels)?;
+                // 0xAARRGGBB ints are B, G, R, A bytes in little-endian order.
+                let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
+                Ok(classifier.classify_pixels(width as u32, height as u32, width as u32 * 4, PixelFormat::Bgra8, bytes, options)?)
+            })
         })
         .resolve::<ThrowRuntimeExAndDefault>()
 }
