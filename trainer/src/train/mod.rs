@@ -323,7 +323,6 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
     let contract = config.contract();
     let (in_w, in_h) = contract.input_size().map_err(anyhow::Error::msg)?;
     let train_is_square = data.train_cache.width != in_w;
-    let image_bytes = |cache: &ImageCache, slot: usize| cache.pixels(slot).to_vec();
 
     // Frozen mode with cached features: the backbone runs once per image.
     let feature_cache = if frozen && config.cache_features {
@@ -333,7 +332,7 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
             let chunks: Vec<Tensor> = items
                 .chunks(config.batch_size)
                 .map(|batch| {
-                    let pixels: Vec<u8> = batch.iter().flat_map(|(slot, _)| image_bytes(cache, *slot)).collect();
+                    let pixels: Vec<u8> = batch.iter().flat_map(|(slot, _)| cache.pixels(*slot).iter().copied()).collect();
                     let x = to_input(&pixels, batch.len(), cache.width, cache.height, &contract, device);
                     bar.inc(batch.len() as u64);
                     tch::no_grad(|| net.forward_backbone(&x))
@@ -372,7 +371,7 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
                     })
                     .collect()
             } else {
-                batch.iter().flat_map(|&i| image_bytes(&data.train_cache, train_items[i].0)).collect()
+                batch.iter().flat_map(|&i| data.train_cache.pixels(train_items[i].0).iter().copied()).collect()
             }
         };
         std::thread::scope(|scope| -> anyhow::Result<()> {
