@@ -32,6 +32,8 @@ impl From<TaxaError> for TaxaFfiError {
             TaxaError::EmptyImage
             | TaxaError::UnsupportedImageFormat
             | TaxaError::ImageTooLarge { .. }
+            | TaxaError::ImageTruncated { .. }
+            | TaxaError::UnsupportedImageFeature { .. }
             | TaxaError::ImageDecode(_) => TaxaFfiError::InvalidImage { message },
             TaxaError::ModelDecode(_)
             | TaxaError::ModelLoad(_)
@@ -85,6 +87,10 @@ pub struct ClassifyOptions {
     pub deny: Vec<String>,
     #[uniffi(default = 0.8)]
     pub rollup_threshold: f32,
+    /// Classify what decodes of a file cut short instead of refusing it
+    /// (the result is then marked `truncated`).
+    #[uniffi(default = false)]
+    pub allow_truncated: bool,
 }
 
 impl Default for ClassifyOptions {
@@ -96,6 +102,7 @@ impl Default for ClassifyOptions {
             allow: core.allow,
             deny: core.deny,
             rollup_threshold: core.rollup_threshold,
+            allow_truncated: core.allow_truncated,
         }
     }
 }
@@ -108,6 +115,7 @@ impl From<ClassifyOptions> for taxa_core::ClassifyOptions {
             allow: o.allow,
             deny: o.deny,
             rollup_threshold: o.rollup_threshold,
+            allow_truncated: o.allow_truncated,
         }
     }
 }
@@ -169,6 +177,9 @@ pub struct RollUp {
 pub struct Classification {
     pub predictions: Vec<Prediction>,
     pub rollup: Option<RollUp>,
+    /// Only part of the image decoded (the file was cut short and
+    /// `allow_truncated` was set).
+    pub truncated: bool,
 }
 
 impl From<taxa_core::Classification> for Classification {
@@ -186,6 +197,7 @@ impl From<taxa_core::Classification> for Classification {
                 score: r.score,
                 lineage: r.lineage.into_iter().map(score).collect(),
             }),
+            truncated: c.truncated,
         }
     }
 }

@@ -53,7 +53,7 @@ fn options(env: &Env<'_>, top_k: jint, min_score: jfloat, allow: &JString<'_>, d
     if top_k < 1 {
         return Err(BridgeError::Argument(format!("topK must be at least 1, got {top_k}")));
     }
-    Ok(ClassifyOptions { top_k: top_k as u32, min_score, allow: lines(env, allow)?, deny: lines(env, deny)?, rollup_threshold })
+    Ok(ClassifyOptions { top_k: top_k as u32, min_score, allow: lines(env, allow)?, deny: lines(env, deny)?, rollup_threshold, ..ClassifyOptions::default() })
 }
 
 /// Flattens a classification for the Java side. Layout (all strings, null

@@ -161,6 +161,19 @@ impl BundleMetadata {
         }
     }
 
+    /// The metadata of a plain ONNX file: what its graph declares (input
+    /// layout and size, a final Softmax) with the ImageNet recipe at that size.
+    /// Errors: [`TaxaError::ModelLoad`] naming the declared input shape when it
+    /// is not an RGB image input.
+    pub fn for_plain_model(model: &ModelProto, labels: Vec<String>) -> Result<Self> {
+        let input = crate::model_graph::declared_input(model)?;
+        Ok(BundleMetadata {
+            preprocess: input.imagenet_contract()?,
+            output: crate::model_graph::declared_output_kind(model),
+            ..Self::with_labels(labels)
+        })
+    }
+
     /// The taxonomy of class `index`; a species-only entry when the bundle has none.
     pub fn taxonomy_of(&self, index: usize) -> Taxonomy {
         match &self.taxonomy {

@@ -11,8 +11,9 @@ use tract_onnx::prelude::*;
 
 use crate::bundle::{self, BundleMetadata, OutputKind};
 use crate::classify::{Classification, ClassifyOptions, classification_from_probabilities, softmax};
-use crate::decode::{DecodeLimits, decode_image};
+use crate::decode::{DecodeLimits, DecodeOptions, decode_image_with};
 use crate::error::{Result, TaxaError};
+use crate::model_graph::{self, InputType};
 use crate::pixels::{PixelBuffer, PixelFormat, PixelsRef};
 use crate::rollup::TaxonTree;
 
@@ -23,6 +24,7 @@ pub struct Classifier {
     plan: Plan,
     metadata: BundleMetadata,
     input_shape: [usize; 4],
+    input_type: InputType,
     tree: TaxonTree,
     limits: DecodeLimits,
 }
@@ -45,22 +47,34 @@ impl Classifier {
 
     /// Loads a bundle, or a plain ONNX file with a labels file (one label a
     /// line). Labels given here replace the bundle's own, and its taxonomy.
+    /// External weights (`model.onnx.data`) are read from the model's folder.
     pub fn load_with_labels(model: impl AsRef<Path>, labels: Option<impl AsRef<Path>>) -> Result<Self> {
         let model_path = model.as_ref();
         let proto = bundle::read_model(model_path)?;
         let labels = labels.map(|p| bundle::read_labels(p.as_ref())).transpose()?;
-        Self::from_model_proto(proto, labels).map_err(|e| match e {
+        let model_dir = match model_path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        Self::from_model_proto_in(proto, labels, Some(model_dir)).map_err(|e| match e {
             TaxaError::ModelLoad(m) => TaxaError::ModelLoad(format!("{}: {m}", model_path.display())),
             other => other,
         })
     }
 
-    /// Loads from ONNX bytes, with optional labels (required for a plain ONNX file).
+    /// Loads from ONNX bytes, with optional labels (required for a plain ONNX
+    /// file). A model whose weights are in an external file is refused with
+    /// a message saying how to inline them.
     pub fn from_bytes(model: &[u8], labels: Option<Vec<String>>) -> Result<Self> {
         Self::from_model_proto(bundle::decode_model(model)?, labels)
     }
 
+    /// Like [`from_bytes`](Self::from_bytes), from a decoded model.
     pub fn from_model_proto(proto: ModelProto, labels: Option<Vec<String>>) -> Result<Self> {
+        Self::from_model_proto_in(proto, labels, None)
+    }
+
+    fn from_model_proto_in(proto: ModelProto, labels: Option<Vec<String>>, model_dir: Option<&Path>) -> Result<Self> {
         let metadata = match (BundleMetadata::from_model_proto(&proto)?, labels) {
             (Some(mut metadata), Some(labels)) => {
                 metadata.labels = labels;
@@ -68,21 +82,28 @@ impl Classifier {
                 metadata
             }
             (Some(metadata), None) => metadata,
-            (None, Some(labels)) => BundleMetadata::with_labels(labels),
+            (None, Some(labels)) => BundleMetadata::for_plain_model(&proto, labels)?,
             (None, None) => {
                 return Err(TaxaError::Labels(
                     "the model carries no taxa metadata; pass a labels file (one label a line)".into(),
                 ));
             }
         };
-        Self::new(proto, metadata)
+        Self::build(proto, metadata, model_dir)
     }
 
     /// Loads a model with explicit metadata (what a bundle would carry).
     pub fn new(proto: ModelProto, metadata: BundleMetadata) -> Result<Self> {
+        Self::build(proto, metadata, None)
+    }
+
+    fn build(proto: ModelProto, metadata: BundleMetadata, model_dir: Option<&Path>) -> Result<Self> {
         metadata.validate()?;
+        model_graph::check_external_data(&proto, model_dir)?;
         let input_shape = metadata.preprocess.input_shape().map_err(|m| TaxaError::metadata(bundle::keys::PREPROCESS, m))?;
-        let plan = guard("loading the model", || optimise(&proto, input_shape))?
+        // Bundles written by taxa always take float32; a plain file's type was checked with its contract.
+        let input_type = model_graph::declared_input(&proto).map(|d| d.element_type).unwrap_or(InputType::Float32);
+        let plan = guard("loading the model", || optimise(&proto, input_shape, input_type, model_dir))?
             .map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?;
         let outputs = output_classes(&plan)?;
         if outputs != metadata.labels.len() {
@@ -90,7 +111,7 @@ impl Classifier {
         }
         let taxa: Vec<_> = (0..metadata.labels.len()).map(|i| metadata.taxonomy_of(i)).collect();
         let tree = TaxonTree::new(&taxa);
-        Ok(Classifier { plan, metadata, input_shape, tree, limits: DecodeLimits::default() })
+        Ok(Classifier { plan, metadata, input_shape, input_type, tree, limits: DecodeLimits::default() })
     }
 
     /// Replaces the default decode limits.
@@ -112,11 +133,14 @@ impl Classifier {
         self.input_shape
     }
 
-    /// Classifies encoded image bytes (JPEG, PNG, WebP…).
+    /// Classifies encoded image bytes (JPEG, PNG, WebP, GIF, BMP, TIFF).
+    /// Decoding errors are those of [`crate::decode_image`].
     pub fn classify_bytes(&self, bytes: &[u8], options: &ClassifyOptions) -> Result<Classification> {
         options.validate()?;
-        let image = decode_image(bytes, &self.limits)?;
-        self.classify_rgb(&image, options)
+        let decoded = decode_image_with(bytes, &DecodeOptions { limits: self.limits, allow_truncated: options.allow_truncated })?;
+        let mut result = self.classify_rgb(&decoded.image, options)?;
+        result.truncated = decoded.truncated;
+        Ok(result)
     }
 
     /// Classifies an image file.
@@ -147,13 +171,17 @@ impl Classifier {
 
     /// Runs the model on one preprocessed input; returns class probabilities.
     pub fn infer(&self, input: Vec<f32>) -> Result<Vec<f32>> {
-        let tensor = tract_ndarray::ArrayD::from_shape_vec(&self.input_shape[..], input)
+        let mut tensor = tract_ndarray::ArrayD::from_shape_vec(&self.input_shape[..], input)
             .map_err(|e| TaxaError::Inference(format!("input does not match {:?}: {e}", self.input_shape)))?
             .into_tensor();
+        if self.input_type == InputType::Float16 {
+            tensor = tensor.cast_to::<f16>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?.into_owned();
+        }
         let plan = &self.plan;
         let outputs = guard("running the model", || plan.run(tvec![tensor.into_tvalue()]))?
             .map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
-        let view = outputs[0].to_plain_array_view::<f32>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
+        let output = outputs[0].cast_to::<f32>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
+        let view = output.to_plain_array_view::<f32>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
         let mut scores: Vec<f32> = view.iter().copied().collect();
         if self.metadata.output == OutputKind::Logits {
             softmax(&mut scores);
@@ -182,12 +210,17 @@ impl Classifier {
 
 /// Parses, types and optimises the graph for a fixed input shape: tract
 /// plans a fixed shape far better than a symbolic batch.
-fn optimise(proto: &ModelProto, input_shape: [usize; 4]) -> TractResult<Plan> {
-    let mut model = tract_onnx::onnx().model_for_proto_model(proto)?;
+fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: InputType, model_dir: Option<&Path>) -> TractResult<Plan> {
+    let model_dir = model_dir.map(|d| d.to_string_lossy().into_owned());
+    let mut model = tract_onnx::onnx().parse(proto, model_dir.as_deref())?.model;
     if model.input_outlets()?.len() != 1 {
         return Err(TractError::msg(format!("expected one input, the model has {}", model.input_outlets()?.len())));
     }
-    model.set_input_fact(0, f32::fact(input_shape).into())?;
+    let fact = match input_type {
+        InputType::Float32 => f32::fact(input_shape),
+        InputType::Float16 => f16::fact(input_shape),
+    };
+    model.set_input_fact(0, fact.into())?;
     model.into_optimized()?.into_runnable()
 }
 
@@ -195,8 +228,8 @@ fn output_classes(plan: &Plan) -> Result<usize> {
     let model = plan.model();
     let outlet = *model.output_outlets().map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?.first().ok_or_else(|| TaxaError::ModelLoad("the model has no output".into()))?;
     let fact = model.outlet_fact(outlet).map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?;
-    if fact.datum_type != f32::datum_type() {
-        return Err(TaxaError::ModelLoad(format!("output is {:?}, expected float32 scores", fact.datum_type)));
+    if ![f32::datum_type(), f16::datum_type(), f64::datum_type()].contains(&fact.datum_type) {
+        return Err(TaxaError::ModelLoad(format!("output is {:?}, expected float scores", fact.datum_type)));
     }
     let dims = fact.shape.as_concrete().ok_or_else(|| TaxaError::ModelLoad(format!("output shape {:?} is not fixed", fact.shape)))?;
     let batch_one = matches!(dims, [n] | [1, n] | [1, n, 1, 1] if *n > 0);

@@ -21,11 +21,22 @@ pub struct ClassifyOptions {
     pub deny: Vec<String>,
     /// The score a taxon needs for the roll-up to descend into it.
     pub rollup_threshold: f32,
+    /// Classify what can be decoded of a file cut short instead of refusing
+    /// it with [`TaxaError::ImageTruncated`]; the result is then marked
+    /// [`Classification::truncated`]. Off by default.
+    pub allow_truncated: bool,
 }
 
 impl Default for ClassifyOptions {
     fn default() -> Self {
-        ClassifyOptions { top_k: 5, min_score: 0.0, allow: Vec::new(), deny: Vec::new(), rollup_threshold: 0.8 }
+        ClassifyOptions {
+            top_k: 5,
+            min_score: 0.0,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            rollup_threshold: 0.8,
+            allow_truncated: false,
+        }
     }
 }
 
@@ -63,6 +74,10 @@ pub struct Classification {
     pub predictions: Vec<Prediction>,
     /// The deepest confident taxon, if any.
     pub rollup: Option<RolledUpTaxon>,
+    /// Only part of the image could be decoded (the file was cut short and
+    /// [`ClassifyOptions::allow_truncated`] was set).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// Numerically stable softmax, in place.
@@ -133,7 +148,7 @@ pub(crate) fn classification_from_probabilities(
             taxonomy: metadata.taxonomy_of(i),
         })
         .collect();
-    Ok(Classification { predictions, rollup })
+    Ok(Classification { predictions, rollup, truncated: false })
 }
 
 #[cfg(test)]

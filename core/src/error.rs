@@ -17,10 +17,23 @@ pub enum TaxaError {
     #[error("unrecognised image format (supported: JPEG, PNG, WebP, GIF, BMP, TIFF)")]
     UnsupportedImageFormat,
 
+    /// Refused from the header, before any pixel is decoded. `width` and
+    /// `height` are the header's (pixels); `limit` names the limit that tripped.
     #[error("image is {width}×{height} pixels, over the limit of {limit}")]
     ImageTooLarge { width: u64, height: u64, limit: String },
 
-    #[error("corrupt or truncated image: {0}")]
+    /// The file ends before its data does (an interrupted download or copy).
+    /// Refused unless the caller allows partial images.
+    #[error("image is truncated: {detail}")]
+    ImageTruncated { detail: String },
+
+    /// A valid file using a feature no decoder here implements
+    /// (e.g. arithmetic-coded or 12-bit JPEG).
+    #[error("unsupported {format} feature: {feature}")]
+    UnsupportedImageFeature { format: String, feature: String },
+
+    /// The data is damaged, or a decoder failed on it.
+    #[error("cannot decode image: {0}")]
     ImageDecode(String),
 
     #[error("invalid pixel buffer: {0}")]
@@ -49,6 +62,27 @@ pub enum TaxaError {
 }
 
 impl TaxaError {
+    /// A stable snake_case name for the variant, for JSON and foreign callers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaxaError::Io { .. } => "io",
+            TaxaError::EmptyImage => "empty_image",
+            TaxaError::UnsupportedImageFormat => "unsupported_image_format",
+            TaxaError::ImageTooLarge { .. } => "image_too_large",
+            TaxaError::ImageTruncated { .. } => "image_truncated",
+            TaxaError::UnsupportedImageFeature { .. } => "unsupported_image_feature",
+            TaxaError::ImageDecode(_) => "image_decode",
+            TaxaError::InvalidPixelBuffer(_) => "invalid_pixel_buffer",
+            TaxaError::ModelDecode(_) => "model_decode",
+            TaxaError::ModelLoad(_) => "model_load",
+            TaxaError::BundleMetadata { .. } => "bundle_metadata",
+            TaxaError::Labels(_) => "labels",
+            TaxaError::LabelCountMismatch { .. } => "label_count_mismatch",
+            TaxaError::Inference(_) => "inference",
+            TaxaError::InvalidOptions(_) => "invalid_options",
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TaxaError::Io { path: path.into(), source }
     }

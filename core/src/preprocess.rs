@@ -157,7 +157,13 @@ impl PreprocessContract {
                 // torchvision's CenterCrop: int(round((size - crop) / 2)), round half to even.
                 let left = ((resized_w as f64 - width as f64) / 2.0).round_ties_even();
                 let top = ((resized_h as f64 - height as f64) / 2.0).round_ties_even();
-                (left / sx, top / sy, width as f64 / sx, height as f64 / sy)
+                // Mapped back to the source, a window ending at the resized
+                // edge can overshoot the source edge by a rounding error
+                // (640×480 at 64: 73 / (73 / 480) > 480): clamp it.
+                let (left, top) = (left / sx, top / sy);
+                let w = (width as f64 / sx).min(src_w as f64 - left);
+                let h = (height as f64 / sy).min(src_h as f64 - top);
+                (left, top, w, h)
             }
             Crop::None => (0.0, 0.0, src_w as f64, src_h as f64),
         }
@@ -308,6 +314,48 @@ mod tests {
         // Portrait images keep the width as the short side.
         let (l, t, _, _) = contract.source_window(256, 512);
         assert_eq!((l, t), (16.0, 144.0));
+    }
+
+    #[test]
+    fn source_window_stays_inside_every_image() {
+        // Every contract shape the format allows: crop smaller than or equal
+        // to the resize, stretch resizes, non-square crops.
+        let mut contracts = Vec::new();
+        for size in [32, 64, 96, 128, 160, 224, 240, 260, 299, 320, 384] {
+            contracts.push(PreprocessContract::imagenet_sized(size));
+            let mut tight = PreprocessContract::imagenet_sized(size);
+            tight.resize = Resize::ShorterSide { size };
+            contracts.push(tight);
+            let mut stretch = PreprocessContract::imagenet_sized(size);
+            stretch.resize = Resize::Stretch { width: size, height: size + 7 };
+            stretch.crop = Crop::Center { width: size, height: size };
+            contracts.push(stretch);
+            let mut oblong = PreprocessContract::imagenet_sized(size);
+            oblong.resize = Resize::ShorterSide { size: size + size / 2 };
+            oblong.crop = Crop::Center { width: size + size / 2, height: size };
+            contracts.push(oblong);
+        }
+        let mut checked = 0;
+        for contract in &contracts {
+            contract.validate().unwrap();
+            let (dst_w, dst_h) = contract.input_size().unwrap();
+            for src_w in (1..1300).step_by(37).chain([107, 240, 320, 394, 480, 640, 1280]) {
+                for src_h in (1..1300).step_by(41).chain([128, 147, 261, 325, 361, 415, 480, 530, 592, 960]) {
+                    let (l, t, w, h) = contract.source_window(src_w, src_h);
+                    assert!(l >= 0.0 && t >= 0.0 && w > 0.0 && h > 0.0, "{contract:?} {src_w}×{src_h}");
+                    assert!(l + w <= src_w as f64 && t + h <= src_h as f64, "{contract:?} {src_w}×{src_h}: {l}+{w}, {t}+{h}");
+                    checked += 1;
+                }
+            }
+            // And the resizer accepts the windows (the step that used to refuse them).
+            for (src_w, src_h) in [(640, 480), (480, 640), (320, 240), (1280, 960), (107, 128), (394, 592), (1, 1), (3, 1000)] {
+                let data = vec![128u8; (src_w * src_h * 3) as usize];
+                let pixels = PixelsRef::new(src_w, src_h, PixelFormat::Rgb8, &data).unwrap();
+                let (out, w, h) = contract.resize_to_input(pixels).unwrap();
+                assert_eq!((w, h, out.len()), (dst_w, dst_h, (dst_w * dst_h * 3) as usize));
+            }
+        }
+        assert!(checked > 40_000);
     }
 
     #[test]

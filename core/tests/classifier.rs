@@ -162,13 +162,13 @@ fn bad_images_give_typed_errors_and_the_classifier_survives() {
         ("empty", vec![], |e| matches!(e, TaxaError::EmptyImage)),
         ("text", b"hello, I am not a photo".to_vec(), |e| matches!(e, TaxaError::UnsupportedImageFormat)),
         ("random", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), |e| matches!(e, TaxaError::UnsupportedImageFormat)),
-        ("truncated jpeg", good[..good.len() / 3].to_vec(), |e| matches!(e, TaxaError::ImageDecode(_))),
-        ("jpeg header only", good[..20].to_vec(), |e| matches!(e, TaxaError::ImageDecode(_))),
-        ("truncated png", png[..png.len() - 30].to_vec(), |e| matches!(e, TaxaError::ImageDecode(_))),
+        ("truncated jpeg", good[..good.len() / 3].to_vec(), |e| matches!(e, TaxaError::ImageTruncated { .. })),
+        ("jpeg header only", good[..20].to_vec(), |e| matches!(e, TaxaError::ImageTruncated { .. })),
+        ("truncated png", png[..png.len() - 30].to_vec(), |e| matches!(e, TaxaError::ImageTruncated { .. })),
         ("png bomb header", png_header_only(100_000, 100_000), |e| matches!(e, TaxaError::ImageTooLarge { .. })),
         ("png over pixel budget", png_header_only(3000, 3000), |e| matches!(e, TaxaError::ImageTooLarge { width: 3000, height: 3000, .. })),
         ("zero-sized png", png_header_only(0, 10), |e| matches!(e, TaxaError::ImageDecode(_))),
-        ("gif signature only", b"GIF89a".to_vec(), |e| matches!(e, TaxaError::ImageDecode(_))),
+        ("gif signature only", b"GIF89a".to_vec(), |e| matches!(e, TaxaError::ImageTruncated { .. })),
     ];
     for (name, bytes, check) in corpus {
         let err = classifier.classify_bytes(&bytes, &options).expect_err(name);

@@ -12,6 +12,7 @@ import taxa_ffi
 
 BUNDLE = os.environ["TAXA_BUNDLE"]
 PHOTOS = sorted(Path(os.environ["TAXA_PHOTOS"]).glob("*.jpg"))
+FIELD_CASES = Path(__file__).resolve().parent.parent / "field-cases"
 
 
 def truth(photo):
@@ -69,6 +70,26 @@ class ClassifierTest(unittest.TestCase):
         with self.assertRaises(taxa_ffi.TaxaFfiError.InvalidModel):
             taxa_ffi.Classifier.from_bytes(b"garbage", None)
         self.assertEqual(len(self.classifier.classify(PHOTOS[0].read_bytes(), options).predictions), 5)
+
+    def test_truncated_photos_are_refused_unless_allowed(self):
+        whole = PHOTOS[0].read_bytes()
+        for cut in (len(whole) // 10, len(whole) * 4 // 10, len(whole) * 9 // 10, len(whole) - 2):
+            with self.assertRaises(taxa_ffi.TaxaFfiError.InvalidImage) as caught:
+                self.classifier.classify(whole[:cut], taxa_ffi.default_options())
+            self.assertIn("truncated", str(caught.exception))
+        allowed = taxa_ffi.ClassifyOptions(top_k=5, min_score=0.0, allow=[], deny=[], rollup_threshold=0.8, allow_truncated=True)
+        partial = self.classifier.classify(whole[: len(whole) * 9 // 10], allowed)
+        self.assertTrue(partial.truncated)
+        self.assertFalse(self.classifier.classify(whole, allowed).truncated)
+
+    def test_a_panicking_decoder_is_an_error_not_a_crash(self):
+        # tests/field-cases/tiff-planar-panic: the TIFF decoder panics on it.
+        tiff = FIELD_CASES / "tiff-planar-panic" / "planar_tiled_8bit_deflate.tif"
+        try:
+            self.classifier.classify(tiff.read_bytes(), taxa_ffi.default_options())
+        except taxa_ffi.TaxaFfiError.InvalidImage as error:
+            self.assertIn("TIFF", str(error))
+        self.assertEqual(len(self.classifier.classify(PHOTOS[0].read_bytes(), taxa_ffi.default_options()).predictions), 5)
 
     def test_threads_agree_with_serial(self):
         options = taxa_ffi.default_options()

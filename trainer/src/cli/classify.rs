@@ -5,7 +5,7 @@ use clap::Args;
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
-use taxa_core::{Classification, Classifier, ClassifyOptions};
+use taxa_core::{Classification, Classifier, ClassifyOptions, TaxaError};
 
 use crate::ModelArgs;
 
@@ -41,6 +41,10 @@ pub struct OptionArgs {
     /// Score a taxon needs for the roll-up to descend into it.
     #[arg(long, default_value_t = 0.8)]
     pub rollup_threshold: f32,
+    /// Classify what can be decoded of files that are cut short (marked
+    /// "truncated" in the output) instead of refusing them.
+    #[arg(long)]
+    pub allow_truncated: bool,
 }
 
 impl OptionArgs {
@@ -51,6 +55,7 @@ impl OptionArgs {
             allow: self.allow.clone(),
             deny: self.deny.clone(),
             rollup_threshold: self.rollup_threshold,
+            allow_truncated: self.allow_truncated,
         }
     }
 }
@@ -66,7 +71,16 @@ struct ImageResult {
 #[serde(untagged)]
 enum Outcome {
     Ok(Classification),
-    Err { error: String },
+    Err {
+        error: String,
+        /// `TaxaError::kind()`: a stable name to branch on.
+        error_kind: &'static str,
+        /// The header's size, for images refused as too large (pixels).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        width: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        height: Option<u64>,
+    },
 }
 
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
@@ -106,7 +120,13 @@ fn classify_all(classifier: &Classifier, images: &[PathBuf], options: &ClassifyO
             image: image.clone(),
             outcome: match classifier.classify_file(image, options) {
                 Ok(c) => Outcome::Ok(c),
-                Err(e) => Outcome::Err { error: e.to_string() },
+                Err(e) => {
+                    let (width, height) = match &e {
+                        TaxaError::ImageTooLarge { width, height, .. } => (Some(*width), Some(*height)),
+                        _ => (None, None),
+                    };
+                    Outcome::Err { error: e.to_string(), error_kind: e.kind(), width, height }
+                }
             },
         })
         .collect();
@@ -117,13 +137,16 @@ fn classify_all(classifier: &Classifier, images: &[PathBuf], options: &ClassifyO
 fn print_text(result: &ImageResult) {
     println!("{}", result.image.display());
     match &result.outcome {
-        Outcome::Err { error } => println!("  error: {error}"),
+        Outcome::Err { error, .. } => println!("  error: {error}"),
         Outcome::Ok(c) => print_classification(c),
     }
 }
 
 /// Human-readable top-k and roll-up (also used by `taxa demo`).
 pub fn print_classification(c: &Classification) {
+    if c.truncated {
+        println!("  warning: the file is truncated; only the part that decoded was classified");
+    }
     for p in &c.predictions {
         let common = p.taxonomy.common_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
         println!("  {:>6.2}%  {}{}", p.score * 100.0, p.label, common);

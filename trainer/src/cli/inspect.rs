@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use taxa_core::{BundleMetadata, bundle};
+use taxa_core::onnx_pb::ModelProto;
+use taxa_core::{BundleMetadata, bundle, model_graph};
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -22,13 +23,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let size = std::fs::metadata(&args.model).map(|m| m.len()).unwrap_or(0);
     let opset = proto.opset_import.iter().find(|o| o.domain.is_empty()).map(|o| o.version);
     let Some(m) = metadata else {
-        if args.json {
-            super::print_json(&json!({ "file": args.model, "bytes": size, "opset": opset, "taxa_metadata": null }))?;
-        } else {
-            println!("{}: plain ONNX ({size} bytes, opset {opset:?}), no taxa metadata", args.model.display());
-            println!("classify it with --labels FILE; the ImageNet preprocessing contract applies");
-        }
-        return Ok(ExitCode::SUCCESS);
+        return inspect_plain(&args, &proto, size, opset);
     };
     if args.json {
         super::print_json(&json!({
@@ -76,5 +71,42 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         println!("  {i:>4}  {label}{lineage}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A plain ONNX file: what its graph declares and what taxa infers from it
+/// (the contract and output kind `classify --labels` will use).
+fn inspect_plain(args: &InspectArgs, proto: &ModelProto, size: u64, opset: Option<i64>) -> anyhow::Result<ExitCode> {
+    let input = model_graph::declared_input(proto);
+    let inferred = input.as_ref().map_err(ToString::to_string).and_then(|input| {
+        let labels = vec![String::new()];
+        BundleMetadata::for_plain_model(proto, labels).map(|m| (input.clone(), m)).map_err(|e| e.to_string())
+    });
+    let external = model_graph::external_data_files(proto);
+    if args.json {
+        let (declared, preprocess, output, problem) = match &inferred {
+            Ok((input, m)) => (Some(input.shape_text()), Some(&m.preprocess), Some(m.output), None),
+            Err(e) => (None, None, None, Some(e.clone())),
+        };
+        super::print_json(&json!({
+            "file": args.model, "bytes": size, "opset": opset, "taxa_metadata": null,
+            "declared_input": declared, "inferred_preprocess": preprocess, "inferred_output": output,
+            "external_data": external, "problem": problem,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}: plain ONNX ({size} bytes, opset {opset:?}), no taxa metadata", args.model.display());
+    match &inferred {
+        Ok((input, m)) => {
+            println!("declared input: `{}` {} ({:?})", input.name, input.shape_text(), input.element_type);
+            println!("inferred:       layout {:?}, preprocess {}", m.preprocess.layout, serde_json::to_string(&m.preprocess)?);
+            println!("output:         {:?} (read from the graph's last node)", m.output);
+        }
+        Err(problem) => println!("cannot be classified: {problem}"),
+    }
+    if !external.is_empty() {
+        println!("external data:  {} (read from the model's folder)", external.join(", "));
+    }
+    println!("classify it with --labels FILE (one label a line)");
     Ok(ExitCode::SUCCESS)
 }

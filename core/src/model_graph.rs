@@ -1,0 +1,282 @@
+//! What an ONNX file declares about itself, read from the graph before tract
+//! sees it: the image input's layout, size and element type, whether the
+//! output is already a probability vector, and which external data files it
+//! needs. A plain ONNX file gets its contract from these; a bundle's explicit
+//! metadata wins over them.
+
+use std::path::{Component, Path};
+
+use tract_onnx::pb::{
+    GraphProto, ModelProto, TensorProto, ValueInfoProto, tensor_proto::{DataLocation, DataType},
+    tensor_shape_proto::dimension, type_proto,
+};
+
+use crate::bundle::OutputKind;
+use crate::error::{Result, TaxaError};
+use crate::preprocess::{Layout, PreprocessContract};
+
+/// The size taken for a symbolic height or width (pixels).
+pub const DEFAULT_INPUT_SIZE: u32 = 224;
+
+/// One dimension of the declared input shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeclaredDim {
+    Fixed(i64),
+    /// A named or unnamed dynamic dimension.
+    Symbolic(String),
+}
+
+impl std::fmt::Display for DeclaredDim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeclaredDim::Fixed(v) => write!(f, "{v}"),
+            DeclaredDim::Symbolic(name) if name.is_empty() => f.write_str("?"),
+            DeclaredDim::Symbolic(name) => f.write_str(name),
+        }
+    }
+}
+
+/// The element types an image input may have; others are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
+    Float32,
+    /// Fed by casting the float32 tensor at the boundary.
+    Float16,
+}
+
+/// The graph's image input as declared in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclaredInput {
+    pub name: String,
+    pub dims: Vec<DeclaredDim>,
+    pub element_type: InputType,
+}
+
+impl DeclaredInput {
+    /// `[1,3,224,224]`-style text for messages.
+    pub fn shape_text(&self) -> String {
+        shape_text(&self.dims)
+    }
+
+    /// The layout the shape declares: `[N,3,H,W]` is NCHW, `[N,H,W,3]` NHWC.
+    pub fn layout(&self) -> Result<Layout> {
+        let three = |d: &DeclaredDim| *d == DeclaredDim::Fixed(3);
+        match self.dims.as_slice() {
+            [_, c, _, _] if three(c) => Ok(Layout::Nchw),
+            [_, _, _, c] if three(c) => Ok(Layout::Nhwc),
+            _ => Err(self.refusal("taxa needs an RGB image input, [N,3,H,W] (channels first) or [N,H,W,3] (channels last)")),
+        }
+    }
+
+    /// The (width, height) the model declares; symbolic sides are 224.
+    pub fn spatial_size(&self) -> Result<(u32, u32)> {
+        let (h, w) = match self.layout()? {
+            Layout::Nchw => (&self.dims[2], &self.dims[3]),
+            Layout::Nhwc => (&self.dims[1], &self.dims[2]),
+        };
+        let side = |d: &DeclaredDim| match d {
+            DeclaredDim::Fixed(v) if (1..=8192).contains(v) => Ok(*v as u32),
+            DeclaredDim::Fixed(_) => Err(self.refusal("its height and width must be 1 to 8192 pixels")),
+            DeclaredDim::Symbolic(_) => Ok(DEFAULT_INPUT_SIZE),
+        };
+        if let DeclaredDim::Fixed(batch) = &self.dims[0]
+            && *batch != 1
+        {
+            return Err(self.refusal("taxa runs one image at a time, so the batch dimension must be 1 or dynamic"));
+        }
+        Ok((side(w)?, side(h)?))
+    }
+
+    /// The ImageNet recipe at the declared size and layout: resize the
+    /// shorter side to size × 256/224, centre crop, ImageNet mean and std.
+    pub fn imagenet_contract(&self) -> Result<PreprocessContract> {
+        let (width, height) = self.spatial_size()?;
+        let mut contract = PreprocessContract::imagenet_sized(width.max(height));
+        contract.crop = crate::preprocess::Crop::Center { width, height };
+        contract.layout = self.layout()?;
+        Ok(contract)
+    }
+
+    fn refusal(&self, why: &str) -> TaxaError {
+        TaxaError::ModelLoad(format!("model input `{}` is {}: {why}", self.name, self.shape_text()))
+    }
+}
+
+fn shape_text(dims: &[DeclaredDim]) -> String {
+    format!("[{}]", dims.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+}
+
+/// Reads the one graph input that is not an initializer.
+pub fn declared_input(model: &ModelProto) -> Result<DeclaredInput> {
+    let graph = graph(model)?;
+    let inputs: Vec<&ValueInfoProto> =
+        graph.input.iter().filter(|i| !graph.initializer.iter().any(|t| t.name == i.name)).collect();
+    let [input] = inputs.as_slice() else {
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        return Err(TaxaError::ModelLoad(format!(
+            "the model has {} inputs ({}); taxa needs exactly one image input",
+            inputs.len(),
+            names.join(", ")
+        )));
+    };
+    let Some(type_proto::Value::TensorType(tensor)) = input.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Err(TaxaError::ModelLoad(format!("model input `{}` is not a tensor", input.name)));
+    };
+    let dims: Vec<DeclaredDim> = tensor
+        .shape
+        .as_ref()
+        .map(|shape| {
+            shape
+                .dim
+                .iter()
+                .map(|d| match &d.value {
+                    Some(dimension::Value::DimValue(v)) => DeclaredDim::Fixed(*v),
+                    Some(dimension::Value::DimParam(name)) => DeclaredDim::Symbolic(name.clone()),
+                    None => DeclaredDim::Symbolic(String::new()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let element_type = match DataType::try_from(tensor.elem_type) {
+        Ok(DataType::Float) => InputType::Float32,
+        Ok(DataType::Float16) => InputType::Float16,
+        other => {
+            let name = other.map(|t| t.as_str_name()).unwrap_or("an unknown type");
+            return Err(TaxaError::ModelLoad(format!(
+                "model input `{}` is {name} {}; taxa feeds FLOAT or FLOAT16 images",
+                input.name,
+                shape_text(&dims)
+            )));
+        }
+    };
+    Ok(DeclaredInput { name: input.name.clone(), dims, element_type })
+}
+
+/// Ops that pass a probability vector through unchanged.
+const SHAPE_ONLY_OPS: [&str; 5] = ["Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"];
+
+/// Whether the first output comes straight from a `Softmax` (through
+/// shape-only ops): then it is already probabilities. A `LogSoftmax` ending
+/// stays `Logits`: softmax of log-probabilities gives the probabilities back.
+pub fn declared_output_kind(model: &ModelProto) -> OutputKind {
+    let Ok(graph) = graph(model) else { return OutputKind::Logits };
+    let Some(mut value) = graph.output.first().map(|o| o.name.as_str()) else { return OutputKind::Logits };
+    // Bounded: a malformed graph may loop.
+    for _ in 0..graph.node.len() {
+        let Some(node) = graph.node.iter().find(|n| n.output.iter().any(|o| o == value)) else { break };
+        match node.op_type.as_str() {
+            "Softmax" => return OutputKind::Probabilities,
+            op if SHAPE_ONLY_OPS.contains(&op) => match node.input.first() {
+                Some(input) => value = input,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    OutputKind::Logits
+}
+
+/// The external data files the initializers name (ONNX external data:
+/// `location` relative to the model's folder), in order, without repeats.
+pub fn external_data_files(model: &ModelProto) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    if let Ok(graph) = graph(model) {
+        for tensor in &graph.initializer {
+            if let Some(location) = external_location(tensor)
+                && !files.contains(&location)
+            {
+                files.push(location);
+            }
+        }
+    }
+    files
+}
+
+fn external_location(tensor: &TensorProto) -> Option<String> {
+    if tensor.data_location != Some(DataLocation::External as i32) {
+        return None;
+    }
+    let location = tensor.external_data.iter().find(|e| e.key == "location").map(|e| e.value.clone());
+    Some(location.unwrap_or_default())
+}
+
+/// Checks that every external data file lies inside `model_dir` and exists;
+/// with no folder (a model given as bytes), says how to inline the weights.
+pub fn check_external_data(model: &ModelProto, model_dir: Option<&Path>) -> Result<()> {
+    let files = external_data_files(model);
+    let Some(first) = files.first() else { return Ok(()) };
+    let Some(dir) = model_dir else {
+        return Err(TaxaError::ModelLoad(format!(
+            "the model keeps its weights in an external file (`{first}`), which cannot be read when the model \
+             is given as bytes; load it from its path, or inline the weights: in Python, \
+             `onnx.save(onnx.load(\"model.onnx\"), \"inline.onnx\")`"
+        )));
+    };
+    for location in &files {
+        let relative = Path::new(location);
+        let escapes = location.is_empty()
+            || relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+        if escapes {
+            return Err(TaxaError::ModelLoad(format!(
+                "external data location `{location}` must be a relative path inside the model's folder"
+            )));
+        }
+        let path = dir.join(relative);
+        if !path.is_file() {
+            return Err(TaxaError::ModelLoad(format!(
+                "the model keeps its weights in `{}`, which does not exist; keep that file beside the model, \
+                 or inline the weights with `onnx.save(onnx.load(path), new_path)`",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn graph(model: &ModelProto) -> Result<&GraphProto> {
+    model.graph.as_ref().ok_or_else(|| TaxaError::ModelDecode("no graph in the model".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(dims: &[DeclaredDim]) -> DeclaredInput {
+        DeclaredInput { name: "x".into(), dims: dims.to_vec(), element_type: InputType::Float32 }
+    }
+
+    use DeclaredDim::{Fixed, Symbolic};
+
+    #[test]
+    fn layout_and_size_come_from_the_declared_shape() {
+        let nchw = input(&[Fixed(1), Fixed(3), Fixed(299), Fixed(299)]);
+        assert_eq!(nchw.layout().unwrap(), Layout::Nchw);
+        let contract = nchw.imagenet_contract().unwrap();
+        assert_eq!(contract.input_shape().unwrap(), [1, 3, 299, 299]);
+        assert_eq!(contract.resize, crate::preprocess::Resize::ShorterSide { size: 342 });
+
+        let nhwc = input(&[Symbolic("N".into()), Fixed(224), Fixed(224), Fixed(3)]);
+        assert_eq!(nhwc.imagenet_contract().unwrap().input_shape().unwrap(), [1, 224, 224, 3]);
+
+        let dynamic = input(&[Symbolic("batch".into()), Fixed(3), Symbolic("H".into()), Symbolic("W".into())]);
+        assert_eq!(dynamic.spatial_size().unwrap(), (224, 224));
+
+        let oblong = input(&[Fixed(1), Fixed(3), Fixed(160), Fixed(320)]);
+        let contract = oblong.imagenet_contract().unwrap();
+        assert_eq!(contract.input_shape().unwrap(), [1, 3, 160, 320]);
+        contract.validate().unwrap();
+    }
+
+    #[test]
+    fn other_shapes_are_refused_with_the_shape_in_the_message() {
+        for dims in [
+            vec![Fixed(1), Fixed(1), Fixed(28), Fixed(28)],
+            vec![Fixed(1), Fixed(4), Fixed(8), Fixed(8)],
+            vec![Fixed(1), Fixed(150528)],
+            vec![Fixed(8), Fixed(3), Fixed(224), Fixed(224)],
+        ] {
+            let text = input(&dims).imagenet_contract().unwrap_err().to_string();
+            assert!(text.contains(&shape_text(&dims)), "{text}");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The field cases in `tests/field-cases/` (each folder's CASE.md has the
+//! command, what went wrong and the reference), run through the library as
+//! an app would, plus generated files covering the rest of each kind.
+//! Reference scores are those of the Pillow + torchvision + onnxruntime
+//! pipeline in `tests/field-cases/tools/reference.py`, quoted in each CASE.md.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use taxa_core::onnx_pb::{ModelProto, tensor_shape_proto::dimension, type_proto};
+use taxa_core::{Classification, Classifier, ClassifyOptions, DecodeLimits, OutputKind, TaxaError, decode_image};
+
+fn case(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/field-cases").join(path)
+}
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(case(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn load(model: &str, labels: &str) -> Classifier {
+    Classifier::load_with_labels(case(model), Some(case(labels))).unwrap_or_else(|e| panic!("{model}: {e}"))
+}
+
+fn all_scores(classifier: &Classifier, image: &str) -> Classification {
+    let options = ClassifyOptions { top_k: classifier.metadata().labels.len(), ..Default::default() };
+    classifier.classify_bytes(&read(image), &options).unwrap_or_else(|e| panic!("{image}: {e}"))
+}
+
+fn score(result: &Classification, label: &str) -> f32 {
+    result.predictions.iter().find(|p| p.label == label).unwrap_or_else(|| panic!("no {label} in {result:?}")).score
+}
+
+/// Checks the scores against the reference, in percent.
+fn assert_scores(result: &Classification, expected: &[(&str, f32)], tolerance_pp: f32) {
+    for (label, percent) in expected {
+        let got = score(result, label) * 100.0;
+        assert!((got - percent).abs() <= tolerance_pp, "{label}: {got:.2}% vs reference {percent}%");
+    }
+}
+
+// --- tiff-planar-panic: a decoder panic is one image's error ---
+
+#[test]
+fn planar_tiff_panic_is_an_error_for_that_image_only() {
+    let probe = load("tiff-planar-panic/probe_rgb_mean.onnx", "tiff-planar-panic/probe_labels.txt");
+    let batch = ["cat.jpg", "planar_tiled_8bit_deflate.tif", "planar_tiled_8bit.tif", "coffee.jpg"];
+    let results: Vec<_> = batch
+        .iter()
+        .map(|name| probe.classify_bytes(&read(&format!("tiff-planar-panic/{name}")), &ClassifyOptions::default()))
+        .collect();
+    let cat = results[0].as_ref().unwrap();
+    assert_scores(cat, &[("R", 50.85), ("G", 28.64), ("B", 20.51)], 0.5);
+    assert_scores(results[3].as_ref().unwrap(), &[("R", 64.97), ("G", 20.06), ("B", 14.98)], 0.5);
+    for tiff in &results[1..3] {
+        match tiff {
+            // Decoded like Pillow, or refused as this one image's error.
+            Ok(result) => assert_scores(result, &[("G", 41.53), ("R", 36.43), ("B", 22.04)], 0.5),
+            Err(TaxaError::ImageDecode(message)) => assert!(message.contains("TIFF decoder failed"), "{message}"),
+            Err(other) => panic!("unexpected error kind: {other:?}"),
+        }
+    }
+    // Straight decoding, through the public entry point, never panics either.
+    let _ = decode_image(&read("tiff-planar-panic/planar_tiled_8bit.tif"), &DecodeLimits::default());
+}
+
+// --- webp-exif-prefix: orientation in both EXIF forms, every container ---
+
+/// The dominant channel of each cell of the 4×4 grid probe, row by row.
+fn grid(result: &Classification) -> Vec<String> {
+    (0..4)
+        .map(|row| {
+            (0..4)
+                .map(|col| {
+                    let cell = |c: char| score(result, &format!("{c}{row}{col}"));
+                    ['R', 'G', 'B'].into_iter().max_by(|a, b| cell(*a).total_cmp(&cell(*b))).unwrap()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn exif_orientation_is_read_with_and_without_the_exif_prefix() {
+    let probe = load("webp-exif-prefix/probe_grid4.onnx", "webp-exif-prefix/probe_grid4_labels.txt");
+    for file in [
+        "stripes_orientation_6.jpg",
+        "stripes_orientation_6_plain.webp",
+        "stripes_orientation_6.webp",
+        "stripes_orientation_6_prefixed.png",
+    ] {
+        let result = all_scores(&probe, &format!("webp-exif-prefix/{file}"));
+        assert_eq!(grid(&result), ["RRRG", "GGGG", "GGGG", "BBBB"], "{file}");
+    }
+}
+
+// --- tiff-associated-alpha ---
+
+#[test]
+fn associated_alpha_tiff_matches_pillow() {
+    let bytes = read("tiff-associated-alpha/assoc_alpha_8bit.tif");
+    let image = decode_image(&bytes, &DecodeLimits::default()).unwrap();
+    let px = image.get_pixel(10, 10).0;
+    for (got, want) in px.iter().zip([199u8, 99, 49]) {
+        assert!(got.abs_diff(want) <= 1, "{px:?}");
+    }
+    let probe = load("tiff-associated-alpha/probe_rgb_mean.onnx", "tiff-associated-alpha/probe_labels.txt");
+    let result = all_scores(&probe, "tiff-associated-alpha/assoc_alpha_8bit.tif");
+    assert_scores(&result, &[("R", 76.35), ("G", 15.53), ("B", 8.12)], 0.5);
+}
+
+// --- jpeg-arithmetic: unsupported features are named, not called damaged ---
+
+#[test]
+fn arithmetic_jpeg_is_an_unsupported_feature() {
+    let probe = load("jpeg-arithmetic/probe_rgb_mean.onnx", "jpeg-arithmetic/probe_labels.txt");
+    assert_scores(&all_scores(&probe, "jpeg-arithmetic/testorig.jpg"), &[("R", 71.80), ("B", 14.88), ("G", 13.32)], 0.5);
+    match probe.classify_bytes(&read("jpeg-arithmetic/testimgari.jpg"), &ClassifyOptions::default()) {
+        Ok(result) => assert_scores(&result, &[("R", 71.79), ("B", 14.88), ("G", 13.33)], 0.5),
+        Err(e @ TaxaError::UnsupportedImageFeature { .. }) => {
+            let text = e.to_string();
+            assert_eq!(text, "unsupported JPEG feature: arithmetic coding");
+        }
+        Err(other) => panic!("wrong error kind: {other:?}"),
+    }
+}
+
+// --- size-limit-message ---
+
+#[test]
+fn size_limit_errors_name_the_real_size_and_the_limit() {
+    let probe = load("size-limit-message/probe_rgb_mean.onnx", "size-limit-message/probe_labels.txt");
+    for (file, width, height, limit) in [
+        ("png_25000x100.png", 25000, 100, "20000 pixels wide"),
+        ("png_100x25000.png", 100, 25000, "20000 pixels high"),
+        ("jpeg_sof_60000x60000.jpg", 60000, 60000, "20000 pixels wide"),
+        ("tiff_30000x10.tif", 30000, 10, "20000 pixels wide"),
+        ("gif_30000x10.gif", 30000, 10, "20000 pixels wide"),
+        ("bmp_30000x10.bmp", 30000, 10, "20000 pixels wide"),
+        ("png_15000x15000.png", 15000, 15000, "200000000 pixels"),
+    ] {
+        let error = probe.classify_bytes(&read(&format!("size-limit-message/{file}")), &ClassifyOptions::default()).unwrap_err();
+        match &error {
+            TaxaError::ImageTooLarge { width: w, height: h, limit: l } => {
+                assert_eq!((*w, *h, l.as_str()), (width, height, limit), "{file}");
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+        assert_eq!(error.to_string(), format!("image is {width}×{height} pixels, over the limit of {limit}"));
+    }
+}
+
+#[test]
+fn memory_limit_errors_name_the_real_size() {
+    let limits = DecodeLimits { max_alloc_bytes: 10_000, ..Default::default() };
+    match decode_image(&read("jpeg-arithmetic/testorig.jpg"), &limits) {
+        Err(TaxaError::ImageTooLarge { width: 227, height: 149, limit }) => assert!(limit.contains("10000 bytes"), "{limit}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+// --- truncated-jpeg-silent ---
+
+#[test]
+fn truncated_jpeg_is_refused_unless_allowed() {
+    let probe = load("truncated-jpeg-silent/probe_rgb_mean.onnx", "truncated-jpeg-silent/probe_labels.txt");
+    let full = all_scores(&probe, "truncated-jpeg-silent/coffee_full.jpg");
+    assert_scores(&full, &[("R", 65.12), ("G", 20.02), ("B", 14.86)], 0.5);
+    assert!(!full.truncated);
+    let cut = read("truncated-jpeg-silent/coffee_cut40.jpg");
+    let error = probe.classify_bytes(&cut, &ClassifyOptions::default()).unwrap_err();
+    assert!(matches!(error, TaxaError::ImageTruncated { .. }), "{error:?}");
+    assert!(error.to_string().starts_with("image is truncated"), "{error}");
+    let partial = probe.classify_bytes(&cut, &ClassifyOptions { allow_truncated: true, ..Default::default() }).unwrap();
+    assert!(partial.truncated);
+}
+
+// --- onnx-external-data ---
+
+#[test]
+fn external_data_is_read_from_beside_the_model() {
+    let model = load("onnx-external-data/ext_tiny.onnx", "onnx-external-data/labels3.txt");
+    assert_scores(&all_scores(&model, "onnx-external-data/cat.jpg"), &[("R", 99.67), ("G", 0.32), ("B", 0.01)], 0.1);
+
+    // Bytes have no folder: the error names the file and how to inline it.
+    let bytes = read("onnx-external-data/ext_tiny.onnx");
+    let labels = vec!["R".to_string(), "G".into(), "B".into()];
+    let text = Classifier::from_bytes(&bytes, Some(labels)).unwrap_err().to_string();
+    assert!(text.contains("ext_tiny.onnx.data") && text.contains("onnx.save"), "{text}");
+}
+
+fn with_location(location: &str) -> ModelProto {
+    let mut model = ModelProto::decode(read("onnx-external-data/ext_tiny.onnx").as_slice()).unwrap();
+    for tensor in &mut model.graph.as_mut().unwrap().initializer {
+        for entry in &mut tensor.external_data {
+            if entry.key == "location" {
+                entry.value = location.to_string();
+            }
+        }
+    }
+    model
+}
+
+#[test]
+fn external_data_locations_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("labels.txt"), "R\nG\nB\n").unwrap();
+    let data = read("onnx-external-data/ext_tiny.onnx.data");
+    let write_model = |name: &str, location: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, with_location(location).encode_to_vec()).unwrap();
+        path
+    };
+    // A subfolder works.
+    std::fs::create_dir(dir.path().join("weights")).unwrap();
+    std::fs::write(dir.path().join("weights/w.bin"), &data).unwrap();
+    let sub = write_model("sub.onnx", "weights/w.bin");
+    let model = Classifier::load_with_labels(&sub, Some(dir.path().join("labels.txt"))).unwrap();
+    assert_scores(&all_scores(&model, "onnx-external-data/cat.jpg"), &[("R", 99.67)], 0.1);
+    // A missing file is named.
+    let missing = write_model("missing.onnx", "nowhere.data");
+    let text = Classifier::load_with_labels(&missing, Some(dir.path().join("labels.txt"))).unwrap_err().to_string();
+    assert!(text.contains("nowhere.data") && text.contains("does not exist"), "{text}");
+    // Leaving the model's folder is refused, even when the file exists.
+    std::fs::write(dir.path().parent().unwrap().join("escape.data"), &data).ok();
+    for location in ["../escape.data", "/etc/passwd"] {
+        let escape = write_model("escape.onnx", location);
+        let text = Classifier::load_with_labels(&escape, Some(dir.path().join("labels.txt"))).unwrap_err().to_string();
+        assert!(text.contains("inside the model's folder"), "{location}: {text}");
+    }
+}
+
+// --- onnx-final-softmax ---
+
+fn softmax_model() -> ModelProto {
+    ModelProto::decode(read("onnx-final-softmax/softmax_tiny.onnx").as_slice()).unwrap()
+}
+
+/// Re-routes the graph output through one more node of `op_type`.
+fn append_node(mut model: ModelProto, op_type: &str) -> ModelProto {
+    let graph = model.graph.as_mut().unwrap();
+    let last = graph.output[0].name.clone();
+    let renamed = format!("{last}_before_{op_type}");
+    for node in &mut graph.node {
+        for output in &mut node.output {
+            if *output == last {
+                *output = renamed.clone();
+            }
+        }
+    }
+    let mut node = graph.node.last().unwrap().clone();
+    node.op_type = op_type.to_string();
+    node.name = format!("appended_{op_type}");
+    node.input = vec![renamed];
+    node.output = vec![last];
+    node.attribute.clear();
+    graph.node.push(node);
+    model
+}
+
+fn classify_proto(model: ModelProto) -> (OutputKind, Classification) {
+    let labels = vec!["R".to_string(), "G".into(), "B".into()];
+    let classifier = Classifier::from_model_proto(model, Some(labels)).unwrap();
+    let options = ClassifyOptions { top_k: 3, ..Default::default() };
+    let result = classifier.classify_bytes(&read("onnx-final-softmax/cat.jpg"), &options).unwrap();
+    (classifier.metadata().output, result)
+}
+
+#[test]
+fn a_final_softmax_means_probabilities() {
+    let model = load("onnx-final-softmax/softmax_tiny.onnx", "onnx-final-softmax/labels3.txt");
+    assert_eq!(model.metadata().output, OutputKind::Probabilities);
+    assert_scores(&all_scores(&model, "onnx-final-softmax/cat.jpg"), &[("R", 99.67), ("G", 0.32), ("B", 0.01)], 0.1);
+    let strict = ClassifyOptions { min_score: 0.9, ..Default::default() };
+    let result = model.classify_bytes(&read("onnx-final-softmax/cat.jpg"), &strict).unwrap();
+    assert_eq!(result.predictions.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), ["R"]);
+    assert_eq!(result.rollup.unwrap().name, "R");
+
+    for op in ["Flatten", "Identity"] {
+        let (kind, result) = classify_proto(append_node(softmax_model(), op));
+        assert_eq!(kind, OutputKind::Probabilities, "Softmax then {op}");
+        assert_scores(&result, &[("R", 99.67)], 0.1);
+    }
+    // LogSoftmax: softmax of log-probabilities gives the probabilities back.
+    let mut log = softmax_model();
+    log.graph.as_mut().unwrap().node.iter_mut().filter(|n| n.op_type == "Softmax").for_each(|n| n.op_type = "LogSoftmax".into());
+    let (kind, result) = classify_proto(log);
+    assert_eq!(kind, OutputKind::Logits);
+    assert_scores(&result, &[("R", 99.67)], 0.1);
+    // Plain logits keep today's behaviour.
+    let (kind, result) = classify_proto(softmax_without_softmax());
+    assert_eq!(kind, OutputKind::Logits);
+    assert_scores(&result, &[("R", 99.67)], 0.1);
+}
+
+fn softmax_without_softmax() -> ModelProto {
+    let mut model = softmax_model();
+    let graph = model.graph.as_mut().unwrap();
+    let softmax = graph.node.iter().position(|n| n.op_type == "Softmax").unwrap();
+    let removed = graph.node.remove(softmax);
+    let logits = removed.input[0].clone();
+    graph.output[0].name = logits;
+    model
+}
+
+// --- onnx-declared-input-299 and onnx-nhwc: the declared input is honoured ---
+
+fn set_input_dims(model: &mut ModelProto, dims: &[Result<i64, &str>]) {
+    let input = &mut model.graph.as_mut().unwrap().input[0];
+    let Some(type_proto::Value::TensorType(tensor)) = input.r#type.as_mut().and_then(|t| t.value.as_mut()) else { panic!() };
+    let shape = tensor.shape.as_mut().unwrap();
+    for (dim, value) in shape.dim.iter_mut().zip(dims) {
+        dim.value = Some(match value {
+            Ok(v) => dimension::Value::DimValue(*v),
+            Err(name) => dimension::Value::DimParam(name.to_string()),
+        });
+    }
+}
+
+#[test]
+fn the_declared_input_size_is_used() {
+    let probe = load("onnx-declared-input-299/size299_probe.onnx", "onnx-declared-input-299/labels2.txt");
+    assert_eq!(probe.input_shape(), [1, 3, 299, 299]);
+    assert_scores(&all_scores(&probe, "onnx-declared-input-299/cat.jpg"), &[("height_over_100", 95.21), ("zero", 4.79)], 0.1);
+    // The probe outputs [H / 100, 0]: its first softmax score tells the height fed.
+    let base = ModelProto::decode(read("onnx-declared-input-299/size299_probe.onnx").as_slice()).unwrap();
+    for (dims, height) in [
+        (vec![Ok(1), Ok(3), Ok(256), Ok(256)], 256),
+        (vec![Ok(1), Ok(3), Ok(384), Ok(384)], 384),
+        (vec![Ok(1), Ok(3), Ok(96), Ok(96)], 96),
+        (vec![Ok(1), Ok(3), Ok(160), Ok(320)], 160),
+        (vec![Err("N"), Ok(3), Err("H"), Err("W")], 224),
+    ] {
+        let mut model = base.clone();
+        set_input_dims(&mut model, &dims);
+        let labels = vec!["height_over_100".to_string(), "zero".into()];
+        let classifier = Classifier::from_model_proto(model, Some(labels)).unwrap();
+        let result = classifier.classify_bytes(&read("onnx-declared-input-299/cat.jpg"), &ClassifyOptions::default()).unwrap();
+        let expected = 1.0 / (1.0 + (-(height as f32) / 100.0).exp());
+        assert!((score(&result, "height_over_100") - expected).abs() < 1e-4, "{dims:?}: {result:?}");
+    }
+}
+
+#[test]
+fn channels_last_models_get_channels_last_input() {
+    let model = load("onnx-nhwc/nhwc_keras_head.onnx", "onnx-nhwc/labels3.txt");
+    assert_eq!(model.input_shape(), [1, 224, 224, 3]);
+    assert_scores(&all_scores(&model, "onnx-nhwc/cat.jpg"), &[("R", 99.67), ("G", 0.32), ("B", 0.01)], 0.1);
+    // Symbolic batch.
+    let mut proto = ModelProto::decode(read("onnx-nhwc/nhwc_keras_head.onnx").as_slice()).unwrap();
+    set_input_dims(&mut proto, &[Err("batch"), Ok(224), Ok(224), Ok(3)]);
+    let (_, result) = classify_proto(proto);
+    assert_scores(&result, &[("R", 99.67)], 0.1);
+    // Anything else is refused with the declared shape.
+    let mut gray = ModelProto::decode(read("onnx-nhwc/nhwc_keras_head.onnx").as_slice()).unwrap();
+    set_input_dims(&mut gray, &[Ok(1), Ok(28), Ok(28), Ok(1)]);
+    let text = Classifier::from_model_proto(gray, Some(vec!["R".into(), "G".into(), "B".into()])).unwrap_err().to_string();
+    assert!(text.contains("[1,28,28,1]") && text.contains("[N,H,W,3]"), "{text}");
+}
+
+// --- training-crop-drops-images, classify side ---
+
+#[test]
+fn a_crop_equal_to_the_resize_accepts_every_size() {
+    let bundle = Classifier::load(case("training-crop-drops-images/probe_rgb_mean_resize224_crop224.onnx")).unwrap();
+    for file in ["107x128.jpg", "107x147.jpg", "224x224.jpg"] {
+        let result = all_scores(&bundle, &format!("training-crop-drops-images/data224/red/{file}"));
+        assert_scores(&result, &[("R", 86.79)], 0.3);
+    }
+}
