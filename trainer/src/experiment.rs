@@ -92,7 +92,7 @@ pub fn run_experiment(options: &ExperimentOptions, out: &Path, progress: bool) -
             config.mode = Mode::Scratch;
             config.weights = None;
             config.min_images_per_class = 0;
-            config.data = DataSource::Inat { root: source.clone(), train_json: source.join("train2019.json"), val_json: Some(source.join("val2019.json")), official_val: true };
+            config.data = DataSource::inat(&crate::data::find_inat(&source, false)?, true);
             let run_dir = out.join(format!("pretrain/{arch}"));
             let _ = std::fs::remove_dir_all(&run_dir);
             if progress {

@@ -16,6 +16,9 @@ pub enum ExportError {
     InputSize { arch: String, height: i64, width: i64, reason: String },
     #[error("reading weights for export: {0}")]
     Weights(String),
+    /// A model with NaN or infinite weights would score every photo NaN.
+    #[error("{name} holds NaN or infinite values; a model with broken weights is not exported")]
+    NonFinite { name: String },
 }
 
 /// Export choices that change the graph but not its results.
@@ -40,6 +43,9 @@ pub fn export_onnx(net: &Network, contract: &PreprocessContract, options: Export
     let (h, w) = (h as i64, w as i64);
     let size_error = |reason: String| ExportError::InputSize { arch: spec.arch.clone(), height: h, width: w, reason };
     let shapes = spec.infer_shapes(h, w).map_err(size_error)?;
+    if let Some(name) = net.first_non_finite() {
+        return Err(ExportError::NonFinite { name: name.into() });
+    }
 
     let mut consumers = vec![Vec::new(); spec.nodes.len()];
     for (i, node) in spec.nodes.iter().enumerate() {
@@ -198,4 +204,26 @@ fn fold_batch_norm(net: &Network, weight: &Tensor, bias: Option<&Tensor>, bn: &s
 fn values(t: &Tensor) -> Result<Vec<f32>, ExportError> {
     let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().flatten(0, -1);
     Vec::<f32>::try_from(&flat).map_err(|e| ExportError::Weights(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_weights_are_not_exported() {
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        let net = Network::new(&vs.root(), crate::models::spec_for("shufflenet_v2_x0_5", 3).expect("known"));
+        let contract = PreprocessContract::imagenet_sized(32);
+        assert_eq!(net.first_non_finite(), None);
+        assert!(export_onnx(&net, &contract, ExportOptions::default()).is_ok());
+        let name = "stage2.0.branch1.1.running_var";
+        let t = net.param(name).expect("a BatchNorm buffer").shallow_clone();
+        tch::no_grad(|| {
+            let _ = t.get(0).fill_(f64::NAN);
+        });
+        assert_eq!(net.first_non_finite(), Some(name));
+        let err = export_onnx(&net, &contract, ExportOptions::default()).unwrap_err();
+        assert!(matches!(&err, ExportError::NonFinite { name: n } if n == name), "{err}");
+    }
 }

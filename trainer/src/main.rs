@@ -59,6 +59,7 @@ impl ModelArgs {
 }
 
 fn main() -> ExitCode {
+    stop_quietly_on_closed_pipes();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classify(args) => cli::classify::run(args),
@@ -80,3 +81,20 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// `taxa … | head` must end like `ls | head`: quietly, exit status 141
+/// (SIGPIPE). Rust ignores SIGPIPE, which turns the next print to a closed
+/// stdout or stderr into a panic ("failed printing to stdout: Broken pipe",
+/// exit 101) in whichever command printed; restoring the default action here
+/// covers every command and every print at once.
+#[cfg(unix)]
+fn stop_quietly_on_closed_pipes() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL
+    // is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn stop_quietly_on_closed_pipes() {}

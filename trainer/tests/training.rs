@@ -18,7 +18,7 @@ fn dataset(dir: &Path) -> PathBuf {
 
 fn config(root: &Path, dir: &Path) -> TrainConfig {
     TrainConfig {
-        data: DataSource::Inat { root: root.into(), train_json: root.join("train2019.json"), val_json: Some(root.join("val2019.json")), official_val: true },
+        data: DataSource::inat(&taxa_trainer::data::find_inat(root, false).unwrap(), true),
         arch: "shufflenet_v2_x0_5".into(),
         mode: Mode::Scratch,
         weights: None,

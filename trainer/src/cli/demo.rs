@@ -43,12 +43,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("1. synth:  {} species, {train_images} training and {val_images} held-out photos in {}", args.species, data_dir.display());
     }
     let config = TrainConfig {
-        data: DataSource::Inat {
-            root: data_dir.clone(),
-            train_json: data_dir.join("train2019.json"),
-            val_json: Some(data_dir.join("val2019.json")),
-            official_val: true,
-        },
+        data: DataSource::inat(&taxa_trainer::data::find_inat(&data_dir, false)?, true),
         arch: args.arch.clone(),
         mode: Mode::Scratch,
         weights: None,

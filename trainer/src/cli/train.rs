@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use taxa_trainer::data::{DataError, InatLayout, find_inat, folder_listing};
 use taxa_trainer::train::{DataSource, Mode, OptimizerKind, RunSummary, Schedule, TrainConfig, resume, train};
 
 #[derive(Args)]
@@ -10,12 +11,17 @@ pub struct TrainArgs {
     /// Continue a killed run from its last completed epoch (all other options come from the run).
     #[arg(long, conflicts_with_all = ["inat", "folder"])]
     pub resume: Option<PathBuf>,
-    /// iNaturalist-format dataset folder (train2019.json, val2019.json, images).
+    /// iNaturalist dataset: the folder with the competition's JSON files
+    /// (2021: train.json/val.json; 2019, 2018, 2017: train20XX.json/val20XX.json)
+    /// and images, or the training JSON file itself.
     #[arg(long, conflicts_with = "folder", required_unless_present_any = ["folder", "resume"])]
     pub inat: Option<PathBuf>,
-    /// Use the dataset's val2019.json as validation set instead of splitting.
+    /// Use the dataset's validation file (val.json, val2019.json…) as validation set instead of splitting.
     #[arg(long, requires = "inat")]
     pub official_val: bool,
+    /// iNaturalist 2021: train on train_mini.json instead of train.json.
+    #[arg(long, requires = "inat")]
+    pub train_mini: bool,
     /// Folder-per-class dataset.
     #[arg(long)]
     pub folder: Option<PathBuf>,
@@ -82,15 +88,31 @@ pub struct TrainArgs {
 impl TrainArgs {
     pub fn config(&self) -> anyhow::Result<TrainConfig> {
         let data = match (&self.inat, &self.folder) {
-            (Some(root), _) => {
-                let val = root.join("val2019.json");
-                anyhow::ensure!(!self.official_val || val.exists(), "--official-val: {} does not exist", val.display());
-                DataSource::Inat {
-                    root: root.clone(),
-                    train_json: root.join("train2019.json"),
-                    val_json: val.exists().then_some(val),
-                    official_val: self.official_val,
+            (Some(path), _) => {
+                let files = find_inat(path, self.train_mini).map_err(|e| match e {
+                    DataError::Io { .. } => anyhow::Error::from(e).context(format!(
+                        "--inat takes a folder with iNaturalist files ({}) or a training JSON file",
+                        InatLayout::expected_files()
+                    )),
+                    other => other.into(),
+                })?;
+                eprintln!("dataset: {}", files.describe());
+                if self.official_val && files.val_json.is_none() {
+                    match files.layout.val_file() {
+                        Some(val) => anyhow::bail!(
+                            "--official-val: the {} layout's validation file {val} is not in {} (it holds {}); drop --official-val to split the training images",
+                            files.layout,
+                            files.root.display(),
+                            folder_listing(&files.root, 20)
+                        ),
+                        None => anyhow::bail!(
+                            "--official-val: {} is not one of the iNaturalist training files ({}), so taxa does not know its validation file; drop --official-val to split it",
+                            files.train_json.display(),
+                            InatLayout::expected_files()
+                        ),
+                    }
                 }
+                DataSource::inat(&files, self.official_val)
             }
             (None, Some(root)) => DataSource::Folder { root: root.clone() },
             (None, None) => anyhow::bail!("give --inat DIR or --folder DIR"),

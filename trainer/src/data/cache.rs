@@ -1,7 +1,8 @@
 //! Decode and resize every image once, in parallel, into an on-disk cache
 //! of 8-bit pixels that later epochs and later runs reuse (memory-mapped).
 //! The pixels are exactly what taxa-core's preprocessing contract gives
-//! before normalisation. Missing or corrupt images are skipped and counted.
+//! before normalisation. Missing, corrupt or undecodable images (a decoder
+//! panic included) are skipped and kept with the reason.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -59,9 +60,13 @@ fn cache_key(samples: &[Sample], contract: &PreprocessContract) -> String {
     format!("{:016x}", h.finish())
 }
 
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("no message")
+}
+
 /// Builds (or reuses) the cache of `samples` under `contract` in `dir`.
 pub fn build_cache(samples: &[Sample], contract: &PreprocessContract, dir: &Path, what: &str, progress: bool) -> Result<ImageCache, DataError> {
-    let io = |path: &Path| { let path = path.to_path_buf(); move |source| DataError::Io { path, source } };
+    let io = |path: &Path| { let path = path.to_path_buf(); move |error| DataError::Io { path, error } };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let (width, height) = contract.input_size().map_err(DataError::Options)?;
     let key = cache_key(samples, contract);
@@ -79,9 +84,14 @@ pub fn build_cache(samples: &[Sample], contract: &PreprocessContract, dir: &Path
             let decoded: Vec<Result<Vec<u8>, String>> = chunk
                 .par_iter()
                 .map(|s| {
-                    let image = decode_image_file(&s.path, &limits).map_err(|e| e.to_string())?;
-                    let pixels = PixelsRef::new(image.width(), image.height(), PixelFormat::Rgb8, image.as_raw()).map_err(|e| e.to_string())?;
-                    contract.resize_to_input(pixels).map(|(px, _, _)| px).map_err(|e| e.to_string())
+                    // A decoder bug must cost one image, not the run: a panic
+                    // becomes this image's skip reason.
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let image = decode_image_file(&s.path, &limits).map_err(|e| e.to_string())?;
+                        let pixels = PixelsRef::new(image.width(), image.height(), PixelFormat::Rgb8, image.as_raw()).map_err(|e| e.to_string())?;
+                        contract.resize_to_input(pixels).map(|(px, _, _)| px).map_err(|e| e.to_string())
+                    }))
+                    .unwrap_or_else(|panic| Err(format!("the image decoder crashed: {}", panic_message(&*panic))))
                 })
                 .collect();
             for (s, result) in chunk.iter().zip(decoded) {

@@ -7,21 +7,38 @@ use taxa_core::Taxonomy;
 
 use super::{ClassInfo, DataError, RawDataset, Sample};
 
-const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+/// File extensions read as images (case-insensitive).
+pub const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
 
+/// Loads `root/<class>/<image>`: one class per sub-folder (sorted by name),
+/// images recognised by extension ([`IMAGE_EXTENSIONS`]).
+///
+/// Errors name `root` and say what it holds: a missing or unreadable folder,
+/// a file instead of a folder, no class folders (with a pointer to `--inat`
+/// when the folder holds iNaturalist JSON files), or class folders without
+/// images.
 pub fn load_folder(root: &Path) -> Result<RawDataset, DataError> {
-    let io = |source| DataError::Io { path: root.into(), source };
-    let mut class_dirs: Vec<_> = std::fs::read_dir(root).map_err(io)?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let invalid = |message: String| DataError::Invalid { path: root.into(), message };
+    if root.is_file() {
+        return Err(invalid("is a file; --folder takes a folder that holds one sub-folder per class (root/<class>/<image>)".into()));
+    }
+    let entries = std::fs::read_dir(root).map_err(|error| DataError::Io { path: root.into(), error })?;
+    let mut class_dirs: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     class_dirs.sort();
     if class_dirs.is_empty() {
-        return Err(DataError::Invalid { path: root.into(), message: "no class folders (expected root/<class>/<image>)".into() });
+        let inat = super::inat::looks_like_inat(root);
+        let hint = if inat { " (iNaturalist annotation files: use --inat instead of --folder)" } else { "" };
+        return Err(invalid(format!(
+            "no class folders (expected root/<class>/<image>); it holds {}{hint}",
+            super::folder_listing(root, 12)
+        )));
     }
     let mut classes = Vec::new();
     let mut train = Vec::new();
     for (class, dir) in class_dirs.iter().enumerate() {
         let label = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let mut files: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|source| DataError::Io { path: dir.clone(), source })?
+            .map_err(|error| DataError::Io { path: dir.clone(), error })?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())))
@@ -29,6 +46,16 @@ pub fn load_folder(root: &Path) -> Result<RawDataset, DataError> {
         files.sort();
         train.extend(files.into_iter().map(|path| Sample { path, class }));
         classes.push(ClassInfo { taxonomy: Taxonomy::species_only(label.clone()), label });
+    }
+    if train.is_empty() {
+        let inat = super::inat::looks_like_inat(root);
+        let hint = if inat { " (iNaturalist annotation files: use --inat instead of --folder)" } else { "" };
+        return Err(invalid(format!(
+            "{} class folders but no images in them (image files end in .{}); it holds {}{hint}",
+            class_dirs.len(),
+            IMAGE_EXTENSIONS.join(", ."),
+            super::folder_listing(root, 12)
+        )));
     }
     Ok(RawDataset { classes, train, val: None })
 }
@@ -50,6 +77,18 @@ mod tests {
         assert_eq!(raw.classes.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(), ["Bufo bufo", "Rana arvalis"]);
         assert_eq!(raw.train.len(), 3, "notes.txt is not an image");
         assert_eq!(raw.train.iter().filter(|s| s.class == 1).count(), 2);
-        assert!(load_folder(&dir.path().join("Bufo bufo")).is_err(), "no class folders");
+        let err = load_folder(&dir.path().join("Bufo bufo")).unwrap_err().to_string();
+        assert!(err.contains("no class folders") && err.contains("a.jpeg"), "says what is there: {err}");
+        let err = load_folder(&dir.path().join("Bufo bufo/a.jpeg")).unwrap_err().to_string();
+        assert!(err.contains("is a file"), "{err}");
+    }
+
+    #[test]
+    fn an_inat_folder_given_as_folder_points_to_inat() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("train2019.json"), "{}").unwrap();
+        std::fs::create_dir_all(dir.path().join("train_val2019/Plants/0")).unwrap();
+        let err = load_folder(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("use --inat") && err.contains("train2019.json"), "{err}");
     }
 }

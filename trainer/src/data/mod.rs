@@ -1,5 +1,6 @@
-//! Datasets: the iNaturalist 2019 format and folder-per-class layouts,
-//! class pruning, seeded stratified splits, and the decoded-image cache.
+//! Datasets: the iNaturalist competition layouts (2017, 2018, 2019, 2021)
+//! and folder-per-class layouts, class pruning, seeded stratified splits,
+//! and the decoded-image cache.
 
 mod cache;
 mod folder;
@@ -8,7 +9,7 @@ mod split;
 
 pub use cache::{ImageCache, build_cache};
 pub use folder::load_folder;
-pub use inat::load_inat;
+pub use inat::{InatFiles, InatLayout, find_inat, load_inat};
 pub use split::{Prepared, prepare};
 
 use std::path::PathBuf;
@@ -17,8 +18,10 @@ use taxa_core::Taxonomy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot read {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The OS error is part of the message and deliberately not a `source`:
+    /// error chains (`{:#}`) would print it twice.
+    #[error("cannot read {}: {error}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{}: line {line}, column {column}: {message}", path.display())]
     Json { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{}: {message}", path.display())]
@@ -46,6 +49,30 @@ pub struct Sample {
 pub struct RawDataset {
     pub classes: Vec<ClassInfo>,
     pub train: Vec<Sample>,
-    /// The dataset's own validation images (`val2019.json`), if any.
+    /// The dataset's own validation images (`val.json`, `val2019.json`…), if any.
     pub val: Option<Vec<Sample>>,
+}
+
+/// Up to `limit` entries of a folder, sorted, folders marked with `/`, for
+/// error messages that say what the user has: "a/, b.json, … and 3 more".
+pub fn folder_listing(dir: &std::path::Path, limit: usize) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else { return "nothing readable".into() };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() { format!("{name}/") } else { name }
+        })
+        .collect();
+    if names.is_empty() {
+        return "nothing (the folder is empty)".into();
+    }
+    names.sort();
+    let more = names.len().saturating_sub(limit);
+    names.truncate(limit);
+    let mut text = names.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" … and {more} more"));
+    }
+    text
 }

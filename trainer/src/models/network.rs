@@ -51,6 +51,16 @@ impl Network {
         self.params.get(name)
     }
 
+    /// The first parameter or buffer (state-dict key, in spec order) that
+    /// holds NaN or an infinity; `None` when every value is finite. Counters
+    /// (`num_batches_tracked`) are integers and always finite.
+    pub fn first_non_finite(&self) -> Option<&str> {
+        tch::no_grad(|| {
+            self.spec.parameters().into_iter().find(|p| p.kind != ParamKind::Counter && self.params[&p.name].isfinite().all().to_kind(Kind::Int64).int64_value(&[]) == 0)
+        })
+        .map(|p| self.params.get_key_value(&p.name).expect("created in new").0.as_str())
+    }
+
     /// Trains only the head (frozen backbone) or everything.
     pub fn set_backbone_trainable(&mut self, trainable: bool) {
         for p in self.spec.parameters() {

@@ -21,7 +21,7 @@ use taxa_core::preprocess::{Crop, Resize, resample};
 use taxa_core::{BundleMetadata, OutputKind, PixelFormat, PixelsRef, PreprocessContract, Provenance, bundle};
 
 use crate::checkpoint::{CheckpointInfo, read_checkpoint_info, save_checkpoint};
-use crate::data::{ImageCache, Prepared, RawDataset, build_cache, load_folder, load_inat, prepare};
+use crate::data::{ImageCache, InatFiles, InatLayout, Prepared, RawDataset, build_cache, load_folder, load_inat, prepare};
 use crate::export::{ExportOptions, export_onnx};
 use crate::models::{Network, spec_for};
 use crate::weights::{HeadOutcome, load_state_dict, read_state_dict};
@@ -50,19 +50,40 @@ pub enum Schedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "lowercase")]
 pub enum DataSource {
-    /// iNaturalist 2019 JSON files; image paths relative to `root`. With
+    /// iNaturalist JSON files (any competition year, see
+    /// [`crate::data::find_inat`]); image paths relative to `root`. With
     /// `official_val` the validation file is the validation set; otherwise
-    /// its images join the pool that is split.
-    Inat { root: PathBuf, train_json: PathBuf, val_json: Option<PathBuf>, official_val: bool },
+    /// its images join the pool that is split. `categories_json` replaces
+    /// the categories (2018/2019's un-obfuscated names).
+    Inat {
+        root: PathBuf,
+        train_json: PathBuf,
+        val_json: Option<PathBuf>,
+        official_val: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        categories_json: Option<PathBuf>,
+    },
     /// `root/<class>/<image>`.
     Folder { root: PathBuf },
 }
 
 impl DataSource {
+    /// The iNaturalist files `find_inat` found, with or without the official
+    /// validation split.
+    pub fn inat(files: &InatFiles, official_val: bool) -> Self {
+        DataSource::Inat {
+            root: files.root.clone(),
+            train_json: files.train_json.clone(),
+            val_json: files.val_json.clone(),
+            official_val,
+            categories_json: files.categories_json.clone(),
+        }
+    }
+
     pub fn load(&self) -> anyhow::Result<RawDataset> {
         Ok(match self {
-            DataSource::Inat { root, train_json, val_json, official_val } => {
-                let mut raw = load_inat(root, train_json, val_json.as_deref())?;
+            DataSource::Inat { root, train_json, val_json, official_val, categories_json } => {
+                let mut raw = load_inat(root, train_json, val_json.as_deref(), categories_json.as_deref())?;
                 if !official_val && let Some(val) = raw.val.take() {
                     raw.train.extend(val);
                 }
@@ -281,7 +302,14 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
     }
     let train_items: Vec<(usize, usize)> = data.train_cache.usable(&data.prepared.train).map(|(slot, s)| (slot, s.class)).collect();
     let val_items: Vec<(usize, usize)> = data.val_cache.usable(&data.prepared.val).map(|(slot, s)| (slot, s.class)).collect();
-    anyhow::ensure!(!train_items.is_empty() && !val_items.is_empty(), "no usable training or validation images");
+    let skipped = data.train_cache.skipped.len() + data.val_cache.skipped.len();
+    let listed = if skipped > 0 { format!(" ({skipped} skipped, listed with the reason in {})", run_dir.join("skipped.txt").display()) } else { String::new() };
+    anyhow::ensure!(!train_items.is_empty(), "no usable training images{listed}");
+    anyhow::ensure!(!val_items.is_empty(), "no usable validation images{listed}; raise --val-fraction or add images");
+    let batch_size = training_batch_size(train_items.len(), config.batch_size)?;
+    if batch_size < config.batch_size {
+        eprintln!("note: {} training images, fewer than --batch-size {}; training with one batch of {batch_size} per epoch", train_items.len(), config.batch_size);
+    }
 
     let vs = VarStore::new(device);
     tch::manual_seed(config.seed as i64);
@@ -360,7 +388,7 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
         let bar = if progress { ProgressBar::new(order.len() as u64) } else { ProgressBar::hidden() };
         bar.set_style(ProgressStyle::with_template(&format!("epoch {}/{} {{bar:30}} {{pos}}/{{len}} img  {{per_sec}}  eta {{eta}}  {{msg}}", epoch + 1, config.epochs))?);
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        let batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+        let batches = training_batches(&order, batch_size);
         let batch_pixels = |batch: &[usize]| -> Vec<u8> {
             if train_is_square {
                 batch
@@ -388,7 +416,7 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
                     }
                 });
             }
-            for batch in &batches {
+            for (b, batch) in batches.iter().enumerate() {
                 let labels: Vec<i64> = batch.iter().map(|&i| train_items[i].1 as i64).collect();
                 let targets = Tensor::from_slice(&labels).to_device(device);
                 let logits = match &feature_cache {
@@ -407,9 +435,12 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
                     }
                 };
                 let loss = logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Mean, -100, config.label_smoothing);
+                let batch_loss = loss.double_value(&[]);
+                if !batch_loss.is_finite() {
+                    return Err(non_finite(&config, epoch, &format!("the training loss is {batch_loss} (batch {} of {})", b + 1, batches.len()), best.is_some(), run_dir));
+                }
                 loss.backward();
                 optimizer.step(&params, lr);
-                let batch_loss = loss.double_value(&[]);
                 loss_sum += batch_loss * batch.len() as f64;
                 correct += logits.argmax(1, false).eq_tensor(&targets).sum(Kind::Int64).int64_value(&[]) as usize;
                 seen += batch.len();
@@ -422,6 +453,13 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
         let train_seconds = started.elapsed().as_secs_f64();
 
         let eval = evaluate(&net, &val_items, &data.val_cache, feature_cache.as_ref().map(|(_, v)| v), &contract, config.batch_size, classes, device, config.label_smoothing);
+        // Never checkpoint or export broken weights: stop at the first epoch that made them.
+        if let Some(name) = net.first_non_finite() {
+            return Err(non_finite(&config, epoch, &format!("the weights hold NaN or infinite values ({name}); validation loss {}", eval.loss), best.is_some(), run_dir));
+        }
+        if !eval.loss.is_finite() {
+            return Err(non_finite(&config, epoch, &format!("the validation loss is {}", eval.loss), best.is_some(), run_dir));
+        }
         let val_total = val_items.len() + data.prepared.val_pruned;
         let metrics = EpochMetrics {
             epoch: epoch + 1,
@@ -493,6 +531,49 @@ fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: b
     Ok(summary)
 }
 
+/// The batch size training uses: `requested`, or the whole training set
+/// when it is smaller than one batch. BatchNorm cannot estimate statistics
+/// from one image (its variance is undefined at 1×1 feature maps), so a
+/// training set of one image is refused.
+fn training_batch_size(train_images: usize, requested: usize) -> anyhow::Result<usize> {
+    let size = requested.min(train_images);
+    anyhow::ensure!(
+        size >= MIN_TRAINING_BATCH,
+        "{train_images} usable training image(s): training needs batches of at least {MIN_TRAINING_BATCH} (BatchNorm estimates its statistics from each batch); add images or lower --val-fraction"
+    );
+    Ok(size)
+}
+
+/// The smallest batch BatchNorm's statistics are taken from.
+const MIN_TRAINING_BATCH: usize = 2;
+
+/// An epoch's training batches: `order` in chunks of `batch_size`, without
+/// the final incomplete batch (PyTorch's `drop_last`). A tiny last batch
+/// corrupts BatchNorm's running statistics (a batch of one gives NaN); the
+/// images it would have held are reshuffled into full batches next epoch.
+fn training_batches(order: &[usize], batch_size: usize) -> Vec<&[usize]> {
+    order.chunks_exact(batch_size).collect()
+}
+
+/// The error that stops a run whose loss or weights stopped being finite.
+fn non_finite(config: &TrainConfig, epoch: usize, what: &str, earlier_bundle: bool, run_dir: &Path) -> anyhow::Error {
+    let kept = if earlier_bundle {
+        format!("; {} from an earlier epoch is kept", run_dir.join("best.onnx").display())
+    } else {
+        String::new()
+    };
+    let number = |x: f64| if x != 0.0 && !(1e-4..1e6).contains(&x.abs()) { format!("{x:e}") } else { format!("{x}") };
+    anyhow::anyhow!(
+        "epoch {}/{}: {what}; training stopped and no model was saved from these weights{kept}. \
+         A learning rate too high for the data is the usual cause (this epoch's rate: {}, from --lr {}; --batch-size {})",
+        epoch + 1,
+        config.epochs,
+        number(config.lr_at(epoch)),
+        number(config.lr),
+        config.batch_size
+    )
+}
+
 struct Evaluation {
     loss: f64,
     top1_errors: usize,
@@ -553,6 +634,10 @@ fn write_bundle(net: &Network, config: &TrainConfig, prepared: &Prepared, metric
         val_top5_error: Some(metrics.val_top5_error),
         ..Default::default()
     };
+    if let DataSource::Inat { train_json, .. } = &config.data {
+        let name = train_json.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        provenance.extra.insert("dataset_layout".into(), InatLayout::of_train_file(name).unwrap_or(InatLayout::Other).to_string());
+    }
     provenance.extra.insert("mode".into(), format!("{:?}", config.mode).to_lowercase());
     provenance.extra.insert("seed".into(), config.seed.to_string());
     provenance.extra.insert("pruned_classes".into(), prepared.pruned.len().to_string());
@@ -577,5 +662,25 @@ fn plot_run(run_dir: &Path, history: &[EpochMetrics]) {
     ];
     if let Err(e) = plots::plot_panels(&run_dir.join("curves.png"), &panels) {
         eprintln!("warning: curves.png not drawn: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_incomplete_last_batch_is_dropped() {
+        let order: Vec<usize> = (0..33).collect();
+        let sizes = |b: usize| training_batches(&order, b).iter().map(|b| b.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(16), [16, 16], "33 = 2 × 16 + 1: the batch of one is dropped");
+        assert_eq!(sizes(15), [15, 15]);
+        assert_eq!(sizes(11), [11, 11, 11]);
+        assert_eq!(training_batches(&order, 16)[1], &order[16..32]);
+        assert_eq!(training_batch_size(33, 16).unwrap(), 16);
+        assert_eq!(training_batch_size(33, 64).unwrap(), 33, "a small set trains in one batch");
+        assert_eq!(training_batch_size(2, 64).unwrap(), 2);
+        let err = training_batch_size(1, 64).unwrap_err().to_string();
+        assert!(err.contains("1 usable training image(s)"), "{err}");
     }
 }
