@@ -320,6 +320,22 @@ mod tests {
     fn source_window_stays_inside_every_image() {
         // Every contract shape the format allows: crop smaller than or equal
         // to the resize, stretch resizes, non-square crops.
+        // Every square input size up to 512 (the CLI's --input-size), with
+        // the standard and the tight (crop = resize) recipe.
+        let mut checked = 0;
+        for size in 1..=512u32 {
+            let mut tight = PreprocessContract::imagenet_sized(size);
+            tight.resize = Resize::ShorterSide { size };
+            for contract in [PreprocessContract::imagenet_sized(size), tight] {
+                for src_w in (1..2000).step_by(53).chain([240, 320, 480, 640, 1280]) {
+                    for src_h in (1..2000).step_by(59).chain([240, 261, 325, 361, 480, 960]) {
+                        let (l, t, w, h) = contract.source_window(src_w, src_h);
+                        assert!(l >= 0.0 && t >= 0.0 && l + w <= src_w as f64 && t + h <= src_h as f64, "{size}: {src_w}×{src_h}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
         let mut contracts = Vec::new();
         for size in [32, 64, 96, 128, 160, 224, 240, 260, 299, 320, 384] {
             contracts.push(PreprocessContract::imagenet_sized(size));
@@ -335,7 +351,6 @@ mod tests {
             oblong.crop = Crop::Center { width: size + size / 2, height: size };
             contracts.push(oblong);
         }
-        let mut checked = 0;
         for contract in &contracts {
             contract.validate().unwrap();
             let (dst_w, dst_h) = contract.input_size().unwrap();
@@ -355,7 +370,7 @@ mod tests {
                 assert_eq!((w, h, out.len()), (dst_w, dst_h, (dst_w * dst_h * 3) as usize));
             }
         }
-        assert!(checked > 40_000);
+        assert!(checked > 1_000_000);
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn python_bindings_work_as_a_user_would_use_them() {
         .env("PYTHONPATH", &module)
         .env("TAXA_BUNDLE", &bundle)
         .env("TAXA_PHOTOS", &photos));
-    assert!(out.contains("Ran 6 tests") && out.contains("OK"), "{out}");
+    assert!(out.contains("Ran 8 tests") && out.contains("OK"), "{out}");
 }
 
 #[test]
