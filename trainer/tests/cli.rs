@@ -60,7 +60,9 @@ fn classify_reports_bad_images_and_still_classifies_the_rest() {
     assert_eq!(results[0]["predictions"].as_array().unwrap().len(), 3);
     assert_eq!(results[0]["predictions"][0]["label"], "Hyla arborea");
     assert_eq!(results[0]["predictions"][0]["taxonomy"]["family"], "Hylidae");
-    assert!(results[1]["error"].as_str().unwrap().contains("corrupt"), "{}", results[1]);
+    // A JPEG cut inside its header: refused as truncated (issue 9), not called corrupt.
+    assert!(results[1]["error"].as_str().unwrap().contains("truncated"), "{}", results[1]);
+    assert_eq!(results[1]["error_kind"], "image_truncated");
     assert!(results[2]["error"].as_str().unwrap().contains("missing.png"), "{}", results[2]);
 
     // Text output, allow-list by a higher taxon.
