@@ -93,6 +93,7 @@ fn config(data: DataSource, dir: &Path, batch_size: usize) -> TrainConfig {
         device: "cpu".into(),
         mixed_precision: false,
         cache_dir: dir.join("cache"),
+        allow_truncated: false,
     }
 }
 
@@ -593,4 +594,26 @@ fn undecodable_images_are_skipped_and_listed_with_the_reason() {
             assert!(Path::new(path).starts_with(&root) && !reason.trim().is_empty(), "{folder}: {line}");
         }
     }
+}
+
+#[test]
+fn truncated_photos_are_skipped_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = case("truncated-jpeg-silent/train_folder");
+    let train = |name: &str, extra: &[&str]| {
+        let run = dir.path().join(name);
+        let mut args = vec!["train", "--folder", s(&root), "--epochs", "1", "--input-size", "32", "--batch-size", "4", "--device", "cpu", "--json"];
+        let cache = dir.path().join("cache");
+        args.extend(["--cache-dir", s(&cache), "--out", s(&run)]);
+        args.extend(extra);
+        let output = taxa(&args);
+        assert_ok(&output, name);
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (summary["skipped_images"].as_u64().unwrap(), std::fs::read_to_string(run.join("skipped.txt")).unwrap_or_default())
+    };
+    let (skipped, listed) = train("default", &[]);
+    assert_eq!(skipped, 1, "{listed}");
+    assert!(listed.contains("06_cut40.jpg") && listed.contains("truncated"), "{listed}");
+    let (skipped, listed) = train("allowed", &["--allow-truncated"]);
+    assert_eq!((skipped, listed.as_str()), (0, ""));
 }

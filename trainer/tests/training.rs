@@ -41,6 +41,7 @@ fn config(root: &Path, dir: &Path) -> TrainConfig {
         device: "cpu".into(),
         mixed_precision: false,
         cache_dir: dir.join("cache"),
+        allow_truncated: false,
     }
 }
 

@@ -66,6 +66,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         device: "auto".into(),
         mixed_precision: true,
         cache_dir: args.out.join("cache"),
+        allow_truncated: false,
     };
     if !args.json {
         println!("2. train:  {} from scratch, {} epochs (run folder {})", args.arch, args.epochs, run_dir.display());

@@ -55,6 +55,10 @@ pub struct TrainArgs {
     /// Model input size (square).
     #[arg(long, default_value_t = 64)]
     pub input_size: u32,
+    /// Use the part that decodes of image files cut short, instead of
+    /// skipping them (they are listed in skipped.txt by default).
+    #[arg(long)]
+    pub allow_truncated: bool,
     /// Turn off random resized crops and flips.
     #[arg(long)]
     pub no_augment: bool,
@@ -141,6 +145,7 @@ impl TrainArgs {
             device: self.device.clone(),
             mixed_precision: !self.no_mixed_precision,
             cache_dir: self.cache_dir.clone(),
+            allow_truncated: self.allow_truncated,
         })
     }
 }

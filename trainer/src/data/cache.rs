@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use taxa_core::{DecodeLimits, PixelFormat, PixelsRef, PreprocessContract, decode_image_file};
+use taxa_core::{DecodeLimits, DecodeOptions, PixelFormat, PixelsRef, PreprocessContract, decode_image_with};
 
 use super::{DataError, Sample};
 
@@ -47,9 +47,10 @@ struct CacheIndex {
     skipped: Vec<(PathBuf, String)>,
 }
 
-fn cache_key(samples: &[Sample], contract: &PreprocessContract) -> String {
+fn cache_key(samples: &[Sample], contract: &PreprocessContract, allow_truncated: bool) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     serde_json::to_string(contract).expect("contract serialises").hash(&mut h);
+    allow_truncated.hash(&mut h);
     for s in samples {
         s.path.hash(&mut h);
         if let Ok(meta) = std::fs::metadata(&s.path) {
@@ -65,11 +66,20 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// Builds (or reuses) the cache of `samples` under `contract` in `dir`.
-pub fn build_cache(samples: &[Sample], contract: &PreprocessContract, dir: &Path, what: &str, progress: bool) -> Result<ImageCache, DataError> {
+/// Files cut short are skipped (and listed) unless `allow_truncated`, which
+/// keeps the part that decodes.
+pub fn build_cache(
+    samples: &[Sample],
+    contract: &PreprocessContract,
+    dir: &Path,
+    what: &str,
+    progress: bool,
+    allow_truncated: bool,
+) -> Result<ImageCache, DataError> {
     let io = |path: &Path| { let path = path.to_path_buf(); move |error| DataError::Io { path, error } };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let (width, height) = contract.input_size().map_err(DataError::Options)?;
-    let key = cache_key(samples, contract);
+    let key = cache_key(samples, contract, allow_truncated);
     let data_path = dir.join(format!("{key}.u8"));
     let index_path = dir.join(format!("{key}.json"));
 
@@ -79,7 +89,7 @@ pub fn build_cache(samples: &[Sample], contract: &PreprocessContract, dir: &Path
         let tmp = dir.join(format!("{key}.u8.partial"));
         let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io(&tmp))?);
         let (mut slots, mut skipped, mut next) = (Vec::with_capacity(samples.len()), Vec::new(), 0usize);
-        let limits = DecodeLimits::default();
+        let decode = DecodeOptions { limits: DecodeLimits::default(), allow_truncated };
         for chunk in samples.chunks(512) {
             let decoded: Vec<Result<Vec<u8>, String>> = chunk
                 .par_iter()
@@ -87,7 +97,8 @@ pub fn build_cache(samples: &[Sample], contract: &PreprocessContract, dir: &Path
                     // A decoder bug must cost one image, not the run: a panic
                     // becomes this image's skip reason.
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let image = decode_image_file(&s.path, &limits).map_err(|e| e.to_string())?;
+                        let bytes = std::fs::read(&s.path).map_err(|e| format!("cannot read: {e}"))?;
+                        let image = decode_image_with(&bytes, &decode).map_err(|e| e.to_string())?.image;
                         let pixels = PixelsRef::new(image.width(), image.height(), PixelFormat::Rgb8, image.as_raw()).map_err(|e| e.to_string())?;
                         contract.resize_to_input(pixels).map(|(px, _, _)| px).map_err(|e| e.to_string())
                     }))

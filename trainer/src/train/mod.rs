@@ -126,6 +126,10 @@ pub struct TrainConfig {
     /// On CUDA: bf16 autocast and channels-last.
     pub mixed_precision: bool,
     pub cache_dir: PathBuf,
+    /// Train on the part that decodes of files cut short, instead of
+    /// skipping and listing them.
+    #[serde(default)]
+    pub allow_truncated: bool,
 }
 
 impl TrainConfig {
@@ -244,8 +248,8 @@ fn load_data(config: &TrainConfig, progress: bool) -> anyhow::Result<Splits> {
     let mut square = eval.clone();
     square.crop = Crop::Center { width: size, height: size };
     let train_contract = if config.augment && !(config.mode == Mode::Frozen && config.cache_features) { square } else { eval.clone() };
-    let train_cache = build_cache(&prepared.train, &train_contract, &config.cache_dir, "training images", progress)?;
-    let val_cache = build_cache(&prepared.val, &eval, &config.cache_dir, "validation images", progress)?;
+    let train_cache = build_cache(&prepared.train, &train_contract, &config.cache_dir, "training images", progress, config.allow_truncated)?;
+    let val_cache = build_cache(&prepared.val, &eval, &config.cache_dir, "validation images", progress, config.allow_truncated)?;
     Ok(Splits { prepared, train_cache, val_cache })
 }
 
