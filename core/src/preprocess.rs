@@ -157,7 +157,9 @@ impl PreprocessContract {
                 // torchvision's CenterCrop: int(round((size - crop) / 2)), round half to even.
                 let left = ((resized_w as f64 - width as f64) / 2.0).round_ties_even();
                 let top = ((resized_h as f64 - height as f64) / 2.0).round_ties_even();
-                (left / sx, top / sy, width as f64 / sx, height as f64 / sy)
+                let (left, top) = (left / sx, top / sy);
+                // A crop spanning a whole resized side can end a rounding error past the source.
+                (left, top, (width as f64 / sx).min(src_w as f64 - left), (height as f64 / sy).min(src_h as f64 - top))
             }
             Crop::None => (0.0, 0.0, src_w as f64, src_h as f64),
         }
@@ -264,6 +266,19 @@ mod tests {
 
     fn solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
         rgb.iter().copied().cycle().take((w * h * 3) as usize).collect()
+    }
+
+    #[test]
+    fn a_crop_as_large_as_the_resize_stays_inside_the_source() {
+        // 146 / (146 / 125) is 125.00000000000001: the window once overran a 197×125 photo.
+        let mut contract = PreprocessContract::imagenet_sized(128);
+        contract.crop = Crop::Center { width: 146, height: 146 };
+        for (w, h) in [(197, 125), (125, 197), (200, 143), (31, 70)] {
+            let data = solid(w, h, [10, 20, 30]);
+            let (left, top, width, height) = contract.source_window(w, h);
+            assert!(left + width <= w as f64 && top + height <= h as f64, "{w}×{h}");
+            contract.resize_to_input(PixelsRef::new(w, h, PixelFormat::Rgb8, &data).unwrap()).unwrap();
+        }
     }
 
     #[test]
