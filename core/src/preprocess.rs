@@ -273,6 +273,19 @@ mod tests {
     }
 
     #[test]
+    fn a_crop_as_large_as_the_resize_stays_inside_the_source() {
+        // 146 / (146 / 125) is 125.00000000000001: the window once overran a 197×125 photo.
+        let mut contract = PreprocessContract::imagenet_sized(128);
+        contract.crop = Crop::Center { width: 146, height: 146 };
+        for (w, h) in [(197, 125), (125, 197), (200, 143), (31, 70)] {
+            let data = solid(w, h, [10, 20, 30]);
+            let (left, top, width, height) = contract.source_window(w, h);
+            assert!(left + width <= w as f64 && top + height <= h as f64, "{w}×{h}");
+            contract.resize_to_input(PixelsRef::new(w, h, PixelFormat::Rgb8, &data).unwrap()).unwrap();
+        }
+    }
+
+    #[test]
     fn solid_colour_gives_hand_computed_values() {
         let contract = PreprocessContract::imagenet();
         let data = solid(300, 400, [255, 128, 0]);

@@ -8,7 +8,7 @@ use taxa_core::PreprocessContract;
 use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_float, attr_int, attr_ints};
 use taxa_core::onnx_pb::ModelProto;
 
-use crate::models::{BN_EPS, Network, Op};
+use crate::models::{Network, Op, same_padding};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -58,25 +58,30 @@ pub fn export_onnx(net: &Network, contract: &PreprocessContract, options: Export
     let mut constants = HashSet::new();
     let mut names: Vec<String> = Vec::with_capacity(spec.nodes.len());
     let mut folded = vec![false; spec.nodes.len()];
+    // SAME padding folded into the convolution it feeds: ONNX pads [top, left, bottom, right].
+    let mut same_pads: Vec<Option<[i64; 4]>> = vec![None; spec.nodes.len()];
+    let mut relu6_bounds = false;
     let last = spec.output();
     for (i, node) in spec.nodes.iter().enumerate() {
         let input = |k: usize| names[node.inputs[k]].clone();
         let name = match &node.op {
             Op::Input => g.input("image", &[Dim::from("batch"), 3.into(), h.into(), w.into()]),
             Op::Conv2d { module, kernel, stride, padding, groups, bias, .. } => {
+                // A folded SamePad's name is its input's, so only the pads change.
+                let pads = same_pads[node.inputs[0]].unwrap_or([*padding; 4]);
                 let weight = net.param(&format!("{module}.weight")).expect("spec param");
                 let bias = bias.then(|| net.param(&format!("{module}.bias")).expect("spec param").shallow_clone());
                 let bn = match consumers[i].as_slice() {
                     [next] if options.fold_batch_norm => match &spec.nodes[*next].op {
-                        Op::BatchNorm2d { module, .. } => Some((*next, module.clone())),
+                        Op::BatchNorm2d { module, eps, .. } => Some((*next, module.clone(), *eps)),
                         _ => None,
                     },
                     _ => None,
                 };
                 let (weight, bias) = match &bn {
-                    Some((next, bn_module)) => {
+                    Some((next, bn_module, eps)) => {
                         folded[*next] = true;
-                        fold_batch_norm(net, weight, bias.as_ref(), bn_module)
+                        fold_batch_norm(net, weight, bias.as_ref(), bn_module, *eps)
                     }
                     None => (weight.shallow_clone(), bias),
                 };
@@ -92,22 +97,47 @@ pub fn export_onnx(net: &Network, contract: &PreprocessContract, options: Export
                     vec![
                         attr_ints("kernel_shape", &[*kernel, *kernel]),
                         attr_ints("strides", &[*stride, *stride]),
-                        attr_ints("pads", &[*padding; 4]),
+                        attr_ints("pads", &pads),
                         attr_int("group", *groups),
                     ],
                 )
             }
             Op::BatchNorm2d { .. } if folded[i] => input(0),
-            Op::BatchNorm2d { module, .. } => {
+            Op::BatchNorm2d { module, eps, .. } => {
                 let mut inputs = vec![input(0)];
                 for leaf in ["weight", "bias", "running_mean", "running_var"] {
                     let t = net.param(&format!("{module}.{leaf}")).expect("spec param");
                     inputs.push(g.initializer(&format!("{module}.{leaf}"), &t.size(), &values(t)?));
                 }
                 let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-                g.node("BatchNormalization", &refs, vec![attr_float("epsilon", BN_EPS as f32)])
+                g.node("BatchNormalization", &refs, vec![attr_float("epsilon", *eps as f32)])
             }
             Op::Relu => g.node("Relu", &[&input(0)], vec![]),
+            Op::Relu6 => {
+                if !relu6_bounds {
+                    g.initializer("relu6_min", &[], &[0.0]);
+                    g.initializer("relu6_max", &[], &[6.0]);
+                    relu6_bounds = true;
+                }
+                g.node("Clip", &[&input(0), "relu6_min", "relu6_max"], vec![])
+            }
+            Op::SamePad { kernel, stride } => {
+                let [_, ih, iw] = shapes[node.inputs[0]];
+                let (top, bottom) = same_padding(ih, *kernel, *stride);
+                let (left, right) = same_padding(iw, *kernel, *stride);
+                let feeds_unpadded_conv = consumers[i].iter().all(|&c| matches!(spec.nodes[c].op, Op::Conv2d { padding: 0, .. }));
+                if top + bottom + left + right == 0 {
+                    input(0)
+                } else if feeds_unpadded_conv {
+                    // The convolution takes these as its own (asymmetric) pads.
+                    same_pads[i] = Some([top, left, bottom, right]);
+                    input(0)
+                } else {
+                    let pads = constant(&mut g, &mut constants, &[0, 0, top, left, 0, 0, bottom, right]);
+                    g.node("Pad", &[&input(0), &pads], vec![])
+                }
+            }
+            Op::DropConnect { .. } => input(0),
             Op::MaxPool2d { kernel, stride, padding, ceil_mode } => g.node(
                 "MaxPool",
                 &[&input(0)],
@@ -192,9 +222,9 @@ fn constant(g: &mut GraphBuilder, seen: &mut HashSet<String>, values: &[i64]) ->
 }
 
 /// w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β, computed in float64.
-fn fold_batch_norm(net: &Network, weight: &Tensor, bias: Option<&Tensor>, bn: &str) -> (Tensor, Option<Tensor>) {
+fn fold_batch_norm(net: &Network, weight: &Tensor, bias: Option<&Tensor>, bn: &str, eps: f64) -> (Tensor, Option<Tensor>) {
     let p = |leaf: &str| net.param(&format!("{bn}.{leaf}")).expect("spec param").to_kind(Kind::Double);
-    let scale = p("weight") / (p("running_var") + BN_EPS).sqrt();
+    let scale = p("weight") / (p("running_var") + eps).sqrt();
     let w = weight.to_kind(Kind::Double) * scale.view([-1, 1, 1, 1]);
     let b = bias.map(|b| b.to_kind(Kind::Double)).unwrap_or_else(|| scale.zeros_like());
     let b = (b - p("running_mean")) * &scale + p("bias");

@@ -9,6 +9,7 @@ pub mod experiment;
 pub mod export;
 pub mod models;
 pub mod pth;
+pub mod real_data;
 pub mod synth;
 pub mod train;
 pub mod weights;

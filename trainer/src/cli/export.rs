@@ -4,10 +4,10 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::json;
-use taxa_core::{BundleMetadata, OutputKind, PreprocessContract, Provenance, Taxonomy, bundle};
+use taxa_core::{BundleMetadata, OutputKind, Provenance, Taxonomy, bundle};
 use taxa_trainer::checkpoint::read_checkpoint_info;
 use taxa_trainer::export::{ExportOptions, export_onnx};
-use taxa_trainer::models::{ARCHITECTURES, Network, spec_for};
+use taxa_trainer::models::{ARCHITECTURES, Network, native_input_size, preprocess_contract, spec_for};
 use taxa_trainer::weights::{HeadOutcome, load_state_dict, read_state_dict};
 
 #[derive(Args)]
@@ -31,9 +31,11 @@ pub struct ExportArgs {
     /// fields), or an iNaturalist JSON file with `categories`.
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
-    /// Model input size (square); preprocessing follows the ImageNet recipe.
-    #[arg(long, default_value_t = 224)]
-    pub input_size: u32,
+    /// Model input size (square; default: the architecture's own, 224, or
+    /// 240/260 for EfficientNet-Lite1/2). The preprocessing is the
+    /// architecture's: the ImageNet recipe, with Lite's (x − 127) / 128.
+    #[arg(long)]
+    pub input_size: Option<u32>,
     /// Keep BatchNorm as separate nodes instead of folding it into convolutions.
     #[arg(long)]
     pub no_fold_batch_norm: bool,
@@ -79,7 +81,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("note: {} has a {file_classes}-class head; made a fresh {num_classes}-class head (train it before use)", source.display());
     }
 
-    let contract = PreprocessContract::imagenet_sized(args.input_size);
+    let contract = preprocess_contract(&arch, args.input_size.unwrap_or_else(|| native_input_size(&arch)));
     let options = ExportOptions { fold_batch_norm: !args.no_fold_batch_norm };
     let model = export_onnx(&net, &contract, options)?;
     let mut provenance = Provenance { dataset: None, ..Default::default() };

@@ -1,6 +1,7 @@
 pub mod bench;
 pub mod classify;
 pub mod demo;
+pub mod demo_real;
 pub mod devices;
 pub mod experiment;
 pub mod export;

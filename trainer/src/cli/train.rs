@@ -52,9 +52,10 @@ pub struct TrainArgs {
     pub gamma: f64,
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
-    /// Model input size (square).
-    #[arg(long, default_value_t = 64)]
-    pub input_size: u32,
+    /// Model input size (square; default 64, or EfficientNet-Lite's own
+    /// 224/240/260, which its ImageNet weights need).
+    #[arg(long)]
+    pub input_size: Option<u32>,
     /// Use the part that decodes of image files cut short, instead of
     /// skipping them (they are listed in skipped.txt by default).
     #[arg(long)]
@@ -136,7 +137,7 @@ impl TrainArgs {
             step_epochs: self.step_epochs,
             gamma: self.gamma,
             label_smoothing: self.label_smoothing,
-            input_size: self.input_size,
+            input_size: self.input_size.unwrap_or_else(|| default_input_size(&self.arch)),
             augment: !self.no_augment,
             cache_features: !self.no_feature_cache,
             min_images_per_class: self.min_images_per_class,
@@ -148,6 +149,12 @@ impl TrainArgs {
             allow_truncated: self.allow_truncated,
         })
     }
+}
+
+/// Training's default input: small for the zoo's synthetic-data runs, the
+/// native resolution for EfficientNet-Lite.
+pub fn default_input_size(arch: &str) -> u32 {
+    if arch.starts_with("efficientnet_lite") { taxa_trainer::models::native_input_size(arch) } else { 64 }
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {

@@ -5,6 +5,7 @@
 
 mod alexnet;
 mod densenet;
+mod efficientnet_lite;
 mod network;
 mod resnext;
 mod shufflenet;
@@ -12,6 +13,7 @@ mod squeezenet;
 
 pub use alexnet::alexnet;
 pub use densenet::{densenet121, densenet161, densenet169, densenet201};
+pub use efficientnet_lite::{efficientnet_lite0, efficientnet_lite1, efficientnet_lite2};
 pub use network::{Network, channels_last};
 pub use resnext::{resnext50_32x4d, resnext101_32x8d};
 pub use shufflenet::{shufflenet_v2_x0_5, shufflenet_v2_x1_0, shufflenet_v2_x1_5, shufflenet_v2_x2_0};
@@ -29,8 +31,21 @@ pub enum Op {
     /// The image batch, NCHW.
     Input,
     Conv2d { module: String, in_channels: i64, out_channels: i64, kernel: i64, stride: i64, padding: i64, groups: i64, bias: bool },
-    BatchNorm2d { module: String, channels: i64 },
+    /// `eps` and `momentum` as PyTorch's `BatchNorm2d` takes them.
+    BatchNorm2d { module: String, channels: i64, eps: f64, momentum: f64 },
     Relu,
+    /// `min(max(x, 0), 6)` (PyTorch `ReLU6`).
+    Relu6,
+    /// TensorFlow "SAME" zero padding for the convolution that follows it
+    /// (`kernel`, `stride`): pads `max((⌈i/s⌉−1)·s + k − i, 0)` in total per
+    /// axis, the odd pixel at the bottom/right, so the output is `⌈i/s⌉`.
+    /// Computed from the input's size, it is asymmetric on even inputs at
+    /// stride 2.
+    SamePad { kernel: i64, stride: i64 },
+    /// Drop-connect (stochastic depth) on a residual branch: in training each
+    /// sample's branch is zeroed with probability `p` and otherwise scaled by
+    /// 1/(1−p); the identity in evaluation and export.
+    DropConnect { p: f64 },
     MaxPool2d { kernel: i64, stride: i64, padding: i64, ceil_mode: bool },
     /// No padding, no ceil mode (all the zoo needs).
     AvgPool2d { kernel: i64, stride: i64 },
@@ -48,6 +63,14 @@ pub enum Op {
     ChannelShuffle { groups: i64 },
     /// Channels `start..end` of the input (`chunk` in torchvision).
     ChannelSlice { start: i64, end: i64 },
+}
+
+/// TensorFlow "SAME" padding of one axis of `size` pixels for a `kernel`
+/// and `stride` (dilation 1), as (before, after); the larger half goes after.
+pub fn same_padding(size: i64, kernel: i64, stride: i64) -> (i64, i64) {
+    let out = (size + stride - 1) / stride;
+    let total = ((out - 1) * stride + kernel - size).max(0);
+    (total / 2, total - total / 2)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +143,7 @@ impl NetSpec {
                         push(format!("{module}.bias"), vec![*out_channels], K::Weight, I::Zeros);
                     }
                 }
-                Op::BatchNorm2d { module, channels } => {
+                Op::BatchNorm2d { module, channels, .. } => {
                     push(format!("{module}.weight"), vec![*channels], K::Weight, I::Ones);
                     push(format!("{module}.bias"), vec![*channels], K::Weight, I::Zeros);
                     push(format!("{module}.running_mean"), vec![*channels], K::Buffer, I::Zeros);
@@ -191,7 +214,21 @@ impl NetSpec {
                     [node.inputs.iter().map(|&v| shapes[v][0]).sum(), ih, iw]
                 }
                 Op::ChannelSlice { start, end } => [end - start, input(0)[1], input(0)[2]],
-                Op::BatchNorm2d { .. } | Op::Relu | Op::Dropout { .. } | Op::Add | Op::ChannelShuffle { .. } => input(0),
+                Op::SamePad { kernel, stride } => {
+                    let [c, ih, iw] = input(0);
+                    let padded = |size: i64| {
+                        let (before, after) = same_padding(size, *kernel, *stride);
+                        size + before + after
+                    };
+                    [c, padded(ih), padded(iw)]
+                }
+                Op::BatchNorm2d { .. }
+                | Op::Relu
+                | Op::Relu6
+                | Op::Dropout { .. }
+                | Op::DropConnect { .. }
+                | Op::Add
+                | Op::ChannelShuffle { .. } => input(0),
             };
             if shape.iter().any(|d| *d <= 0) {
                 return Err(format!("node {i} ({:?}) has an empty output for a {h}×{w} input", node.op));
@@ -226,12 +263,29 @@ impl SpecBuilder {
         self.push(op, vec![x])
     }
 
+    /// BatchNorm with torchvision's epsilon and momentum.
     pub fn batch_norm(&mut self, module: &str, x: Value, channels: i64) -> Value {
-        self.push(Op::BatchNorm2d { module: module.into(), channels }, vec![x])
+        self.batch_norm_with(module, x, channels, BN_EPS, BN_MOMENTUM)
+    }
+
+    pub fn batch_norm_with(&mut self, module: &str, x: Value, channels: i64, eps: f64, momentum: f64) -> Value {
+        self.push(Op::BatchNorm2d { module: module.into(), channels, eps, momentum }, vec![x])
     }
 
     pub fn relu(&mut self, x: Value) -> Value {
         self.push(Op::Relu, vec![x])
+    }
+
+    pub fn relu6(&mut self, x: Value) -> Value {
+        self.push(Op::Relu6, vec![x])
+    }
+
+    pub fn same_pad(&mut self, x: Value, kernel: i64, stride: i64) -> Value {
+        self.push(Op::SamePad { kernel, stride }, vec![x])
+    }
+
+    pub fn drop_connect(&mut self, x: Value, p: f64) -> Value {
+        self.push(Op::DropConnect { p }, vec![x])
     }
 
     pub fn max_pool(&mut self, x: Value, kernel: i64, stride: i64, padding: i64, ceil_mode: bool) -> Value {
@@ -288,7 +342,7 @@ impl SpecBuilder {
 }
 
 /// Every architecture taxa builds, by torchvision constructor name.
-pub const ARCHITECTURES: [&str; 13] = [
+pub const ARCHITECTURES: [&str; 16] = [
     "alexnet",
     "densenet121",
     "densenet161",
@@ -302,6 +356,9 @@ pub const ARCHITECTURES: [&str; 13] = [
     "shufflenet_v2_x2_0",
     "resnext50_32x4d",
     "resnext101_32x8d",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
 ];
 
 /// The spec for a named architecture.
@@ -320,8 +377,30 @@ pub fn spec_for(arch: &str, num_classes: i64) -> Option<NetSpec> {
         "shufflenet_v2_x2_0" => shufflenet_v2_x2_0(num_classes),
         "resnext50_32x4d" => resnext50_32x4d(num_classes),
         "resnext101_32x8d" => resnext101_32x8d(num_classes),
+        "efficientnet_lite0" => efficientnet_lite0(num_classes),
+        "efficientnet_lite1" => efficientnet_lite1(num_classes),
+        "efficientnet_lite2" => efficientnet_lite2(num_classes),
         _ => return None,
     })
+}
+
+/// The input size an architecture's published weights were trained at:
+/// 224 for torchvision's, 224/240/260 for EfficientNet-Lite0/1/2.
+pub fn native_input_size(arch: &str) -> u32 {
+    efficientnet_lite::native_input_size(arch).unwrap_or(224)
+}
+
+/// The preprocessing an architecture's published weights expect, at
+/// `input_size` (square, pixels): the ImageNet recipe (shorter side to
+/// size × 256/224, centre crop, bilinear) with torchvision's mean and std,
+/// or the Lite family's `(pixel − 127) / 128`. This is what export and
+/// training write into a bundle when the user passes nothing else.
+pub fn preprocess_contract(arch: &str, input_size: u32) -> taxa_core::PreprocessContract {
+    if efficientnet_lite::native_input_size(arch).is_some() {
+        efficientnet_lite::contract(input_size)
+    } else {
+        taxa_core::PreprocessContract::imagenet_sized(input_size)
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +428,10 @@ mod tests {
         assert_eq!(count("shufflenet_v2_x1_0"), 2_278_604);
         assert_eq!(count("densenet121"), 7_978_856);
         assert_eq!(count("resnext50_32x4d"), 25_028_904);
+        // sum(p.numel() for p in model.parameters()) of efficientnet-lite-pytorch 0.1.0's models.
+        assert_eq!(count("efficientnet_lite0"), 4_652_008);
+        assert_eq!(count("efficientnet_lite1"), 5_416_680);
+        assert_eq!(count("efficientnet_lite2"), 6_092_072);
     }
 
     #[test]

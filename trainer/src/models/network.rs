@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tch::{Kind, Tensor, nn};
 
-use super::{BN_EPS, BN_MOMENTUM, InitRule, NetSpec, Op, ParamKind, Value};
+use super::{InitRule, NetSpec, Op, ParamKind, Value, same_padding};
 
 #[derive(Debug)]
 pub struct Network {
@@ -139,7 +139,7 @@ impl Network {
                     let b = bias.then(|| self.p(module, "bias"));
                     x(0).conv2d(self.p(module, "weight"), b, [*stride, *stride], [*padding, *padding], [1, 1], *groups)
                 }
-                Op::BatchNorm2d { module, .. } => {
+                Op::BatchNorm2d { module, eps, momentum, .. } => {
                     if train {
                         tch::no_grad(|| {
                             let _ = self.p(module, "num_batches_tracked").shallow_clone().g_add_scalar_(1);
@@ -151,12 +151,28 @@ impl Network {
                         Some(self.p(module, "running_mean")),
                         Some(self.p(module, "running_var")),
                         train,
-                        BN_MOMENTUM,
-                        BN_EPS,
+                        *momentum,
+                        *eps,
                         true,
                     )
                 }
                 Op::Relu => x(0).relu(),
+                // ATen's relu6 is hardtanh(0, 6), PyTorch's ReLU6 exactly.
+                Op::Relu6 => x(0).relu6(),
+                Op::SamePad { kernel, stride } => {
+                    let (_, _, h, w) = x(0).size4().expect("NCHW");
+                    let (top, bottom) = same_padding(h, *kernel, *stride);
+                    let (left, right) = same_padding(w, *kernel, *stride);
+                    if top + bottom + left + right == 0 { x(0).shallow_clone() } else { x(0).constant_pad_nd([left, right, top, bottom]) }
+                }
+                Op::DropConnect { p } if train && *p > 0.0 => {
+                    // The reference's drop_connect: one Bernoulli(1 − p) per sample.
+                    let keep = 1.0 - p;
+                    let n = x(0).size()[0];
+                    let mask = (Tensor::rand([n, 1, 1, 1], (x(0).kind(), x(0).device())) + keep).floor();
+                    x(0) / keep * mask
+                }
+                Op::DropConnect { .. } => x(0).shallow_clone(),
                 Op::MaxPool2d { kernel, stride, padding, ceil_mode } => {
                     x(0).max_pool2d([*kernel, *kernel], [*stride, *stride], [*padding, *padding], [1, 1], *ceil_mode)
                 }

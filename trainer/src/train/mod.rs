@@ -133,8 +133,9 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The architecture's preprocessing at `input_size` (see [`crate::models::preprocess_contract`]).
     pub fn contract(&self) -> PreprocessContract {
-        PreprocessContract::imagenet_sized(self.input_size)
+        crate::models::preprocess_contract(&self.arch, self.input_size)
     }
 
     fn device(&self) -> anyhow::Result<Device> {

@@ -1,6 +1,8 @@
 //! Helpers shared by the trainer's integration tests.
 #![allow(dead_code)]
 
+pub mod lite;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
