@@ -114,11 +114,12 @@ impl RealData {
                 let image = image::open(&stamp.path).map_err(|e| invalid(&stamp.path, &e))?;
                 std::fs::create_dir_all(&dir).map_err(|e| invalid(&dir, &e))?;
                 // Written under a name of its own and renamed: a killed run leaves no
-                // half file, and concurrent writers (parallel tests) never share one.
+                // half image (nor one a folder loader would pick up), and concurrent
+                // writers (parallel tests) never share one.
                 static WRITES: AtomicU64 = AtomicU64::new(0);
                 let unique = format!("{}-{}", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed));
-                let partial = dir.join(format!(".{}.{unique}.partial.png", stamp.name));
-                flatten_on_white(&image).save(&partial).map_err(|e| invalid(&partial, &e))?;
+                let partial = dir.join(format!(".{}.{unique}.png.partial", stamp.name));
+                flatten_on_white(&image).save_with_format(&partial, image::ImageFormat::Png).map_err(|e| invalid(&partial, &e))?;
                 std::fs::rename(&partial, &target).map_err(|e| invalid(&target, &e))?;
             }
             count += 1;
