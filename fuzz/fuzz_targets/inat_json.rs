@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         std::fs::write(&path, val).expect("scratch file");
         path
     });
-    let raw = match load_inat(dir, &train_path, val_path.as_deref()) {
+    let raw = match load_inat(dir, &train_path, val_path.as_deref(), None) {
         Ok(raw) => raw,
         Err(e) => {
             let message = e.to_string();
