@@ -209,3 +209,19 @@ fn unsupported_jpeg_features_are_named() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Inputs the fuzz targets found (`tests/fuzz-regressions/<target>/`, see
+/// RELIABILITY.md): each decodes or is a typed error, never a panic.
+#[test]
+fn fuzz_regressions_are_errors_not_panics() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz-regressions/decode_image");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| decode_image(&bytes, &DecodeLimits::default()).map(|_| ()));
+        assert!(outcome.is_ok(), "{} panicked through decode_image", path.display());
+        seen += 1;
+    }
+    assert!(seen > 0, "no regression inputs in {}", dir.display());
+}
