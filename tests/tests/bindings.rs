@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use taxa_integration_tests::{built, demo_fixture, profile_dir, repo_root};
+use taxa_integration_tests::{built, demo_fixture, profile_dir, quadrant_fixture, repo_root};
 
 fn run(cmd: &mut Command) -> String {
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -45,8 +45,9 @@ fn python_bindings_work_as_a_user_would_use_them() {
         .arg(repo_root().join("tests/python/test_bindings.py"))
         .env("PYTHONPATH", &module)
         .env("TAXA_BUNDLE", &bundle)
-        .env("TAXA_PHOTOS", &photos));
-    assert!(out.contains("Ran 8 tests") && out.contains("OK"), "{out}");
+        .env("TAXA_PHOTOS", &photos)
+        .env("TAXA_QUADRANTS", quadrant_fixture(dir.path())));
+    assert!(out.contains("Ran 12 tests") && out.contains("OK"), "{out}");
 }
 
 #[test]
