@@ -69,6 +69,7 @@ fn java_api_works_over_jni_on_the_desktop_jvm() {
         .arg(&classes)
         .arg("org.taxa.ClassifierDesktopTest")
         .arg(&bundle)
-        .arg(&photos));
-    assert!(out.contains("8 passed, 0 failed"), "{out}");
+        .arg(&photos)
+        .arg(quadrant_fixture(dir.path())));
+    assert!(out.contains("11 passed, 0 failed"), "{out}");
 }
