@@ -58,10 +58,10 @@ impl Rotation {
     /// 360, taken modulo 360). Anything else is [`TaxaError::InvalidOptions`].
     pub fn from_degrees(degrees: i32) -> Result<Self> {
         match degrees.rem_euclid(360) {
-            0 if degrees.abs() <= 360 => Ok(Rotation::None),
-            90 if degrees.abs() <= 360 => Ok(Rotation::Clockwise90),
-            180 if degrees.abs() <= 360 => Ok(Rotation::Clockwise180),
-            270 if degrees.abs() <= 360 => Ok(Rotation::Clockwise270),
+            0 if degrees.unsigned_abs() <= 360 => Ok(Rotation::None),
+            90 if degrees.unsigned_abs() <= 360 => Ok(Rotation::Clockwise90),
+            180 if degrees.unsigned_abs() <= 360 => Ok(Rotation::Clockwise180),
+            270 if degrees.unsigned_abs() <= 360 => Ok(Rotation::Clockwise270),
             _ => Err(TaxaError::InvalidOptions(format!("rotation must be 0, 90, 180 or 270 degrees, got {degrees}"))),
         }
     }

@@ -28,9 +28,11 @@ fn swift_and_kotlin_bindings_are_generated() {
     generate("kotlin", &dir.path().join("kotlin"));
     let swift = std::fs::read_to_string(dir.path().join("swift/taxa_ffi.swift")).unwrap();
     assert!(swift.contains("class Classifier") && swift.contains("func classifyPixels("), "Swift API");
+    assert!(swift.contains("func classifyYuv420(") && swift.contains("func classifyBiPlanar(") && swift.contains("class ScoreSmoother"), "Swift camera API");
     assert!(dir.path().join("swift/taxa_ffiFFI.h").exists() && dir.path().join("swift/taxa_ffiFFI.modulemap").exists());
     let kotlin = std::fs::read_to_string(dir.path().join("kotlin/uniffi/taxa_ffi/taxa_ffi.kt")).unwrap();
     assert!(kotlin.contains("class Classifier") && kotlin.contains("fun `classifyPixels`("), "Kotlin API");
+    assert!(kotlin.contains("fun `classifyYuv420`(") && kotlin.contains("class ScoreSmoother"), "Kotlin camera API");
 }
 
 #[test]
