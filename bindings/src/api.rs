@@ -1,7 +1,7 @@
 //! The UniFFI interface: records, a flat error, and the `Classifier` object.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use taxa_core::{PixelBuffer, TaxaError};
 
@@ -40,7 +40,9 @@ impl From<TaxaError> for TaxaFfiError {
             | TaxaError::BundleMetadata { .. }
             | TaxaError::Labels(_)
             | TaxaError::LabelCountMismatch { .. } => TaxaFfiError::InvalidModel { message },
-            TaxaError::InvalidPixelBuffer(_) | TaxaError::InvalidOptions(_) => TaxaFfiError::InvalidArgument { message },
+            TaxaError::InvalidPixelBuffer(_) | TaxaError::InvalidOptions(_) | TaxaError::ScoreCountMismatch { .. } => {
+                TaxaFfiError::InvalidArgument { message }
+            }
             TaxaError::Io { .. } => TaxaFfiError::Io { message },
             _ => TaxaFfiError::Internal { message },
         }
@@ -69,6 +71,88 @@ impl From<PixelFormat> for taxa_core::PixelFormat {
             PixelFormat::Rgba8 => taxa_core::PixelFormat::Rgba8,
             PixelFormat::Bgra8 => taxa_core::PixelFormat::Bgra8,
         }
+    }
+}
+
+/// The value range of a YUV frame; both use the BT.601 matrix. Android's
+/// camera `YUV_420_888` is JFIF, i.e. `Full`; iOS
+/// `kCVPixelFormatType_420YpCbCr8BiPlanarFullRange` is `Full` and
+/// `...BiPlanarVideoRange` is `Video` (Y 16–235, Cb/Cr 16–240).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum YuvRange {
+    Full,
+    Video,
+}
+
+impl From<YuvRange> for taxa_core::YuvRange {
+    fn from(r: YuvRange) -> Self {
+        match r {
+            YuvRange::Full => taxa_core::YuvRange::Full,
+            YuvRange::Video => taxa_core::YuvRange::Video,
+        }
+    }
+}
+
+/// One plane of a YUV 4:2:0 frame, as Android's `Image.Plane` gives it:
+/// sample (x, y) is at `data[y * row_stride + x * pixel_stride]` (bytes).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct YuvPlane {
+    pub data: Vec<u8>,
+    pub row_stride: u32,
+    pub pixel_stride: u32,
+}
+
+impl YuvPlane {
+    fn as_core(&self) -> taxa_core::YuvPlane<'_> {
+        taxa_core::YuvPlane { data: &self.data, row_stride: self.row_stride as usize, pixel_stride: self.pixel_stride as usize }
+    }
+}
+
+/// Which chroma sample comes first in an interleaved (bi-planar) chroma plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ChromaOrder {
+    /// NV12: Cb then Cr. iOS `kCVPixelFormatType_420YpCbCr8BiPlanar*`.
+    CbCr,
+    /// NV21: Cr then Cb. Android's legacy `Camera` preview.
+    CrCb,
+}
+
+/// A running mean of the last `window` frames' class probabilities, as
+/// iNaturalist's camera keeps over 5 frames. Pass it to a classify call and
+/// the top-k and roll-up come from the smoothed scores, so the answer stops
+/// flickering. One smoother per camera stream; thread-safe.
+#[derive(Debug, uniffi::Object)]
+pub struct ScoreSmoother {
+    inner: Mutex<taxa_core::ScoreSmoother>,
+}
+
+#[uniffi::export]
+impl ScoreSmoother {
+    /// A smoother over the last `window` frames (at least 1; iNaturalist uses 5).
+    #[uniffi::constructor]
+    pub fn new(window: u32) -> Result<Arc<Self>, TaxaFfiError> {
+        guarded(|| Ok(Arc::new(ScoreSmoother { inner: Mutex::new(taxa_core::ScoreSmoother::new(window as usize)?) })))
+    }
+
+    /// Forgets every frame (a new subject, or another model).
+    pub fn reset(&self) {
+        self.lock().reset();
+    }
+
+    pub fn window(&self) -> u32 {
+        self.lock().window() as u32
+    }
+
+    /// How many frames the mean is over now (at most `window`).
+    pub fn frames(&self) -> u32 {
+        self.lock().len() as u32
+    }
+}
+
+impl ScoreSmoother {
+    /// The smoother itself; a panic while it was held leaves plain data, so a poisoned lock is taken over.
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, taxa_core::ScoreSmoother> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -258,6 +342,62 @@ impl Classifier {
         })
     }
 
+    /// Classifies a YUV 4:2:0 frame (Android `YUV_420_888`: pass the three
+    /// planes' buffers and strides; I420, NV12 and NV21 all fit) of
+    /// `width`×`height` pixels, turned upright by `rotation_degrees`
+    /// clockwise (0, 90, 180, 270: `ImageInfo.getRotationDegrees()`). With a
+    /// `smoother`, the result is that of the smoothed scores. Errors:
+    /// `InvalidArgument` for bad planes (the message names the plane and the
+    /// numbers), a bad rotation, or a smoother holding another model's frames.
+    #[allow(clippy::too_many_arguments)]
+    pub fn classify_yuv420(
+        &self,
+        width: u32,
+        height: u32,
+        y: YuvPlane,
+        u: YuvPlane,
+        v: YuvPlane,
+        range: YuvRange,
+        rotation_degrees: i32,
+        smoother: Option<Arc<ScoreSmoother>>,
+        options: ClassifyOptions,
+    ) -> Result<Classification, TaxaFfiError> {
+        guarded(|| {
+            let frame = taxa_core::Yuv420Frame::new(width, height, y.as_core(), u.as_core(), v.as_core(), range.into())?;
+            self.classify_frame(&frame, rotation_degrees, smoother.as_deref(), options)
+        })
+    }
+
+    /// Classifies a bi-planar YUV 4:2:0 frame: a Y plane and one plane of
+    /// interleaved chroma pairs, each with its row stride in bytes. iOS:
+    /// `CVPixelBufferGetBaseAddressOfPlane` 0 and 1 of a
+    /// `kCVPixelFormatType_420YpCbCr8BiPlanar{Full,Video}Range` buffer with
+    /// `ChromaOrder.CbCr`. Rotation, smoother and errors as `classify_yuv420`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn classify_bi_planar(
+        &self,
+        width: u32,
+        height: u32,
+        y: Vec<u8>,
+        y_row_stride: u32,
+        chroma: Vec<u8>,
+        chroma_row_stride: u32,
+        order: ChromaOrder,
+        range: YuvRange,
+        rotation_degrees: i32,
+        smoother: Option<Arc<ScoreSmoother>>,
+        options: ClassifyOptions,
+    ) -> Result<Classification, TaxaFfiError> {
+        guarded(|| {
+            let (ys, cs) = (y_row_stride as usize, chroma_row_stride as usize);
+            let frame = match order {
+                ChromaOrder::CbCr => taxa_core::Yuv420Frame::nv12(width, height, &y, ys, &chroma, cs, range.into())?,
+                ChromaOrder::CrCb => taxa_core::Yuv420Frame::nv21(width, height, &y, ys, &chroma, cs, range.into())?,
+            };
+            self.classify_frame(&frame, rotation_degrees, smoother.as_deref(), options)
+        })
+    }
+
     pub fn info(&self) -> ModelInfo {
         let m = self.inner.metadata();
         let [_, _, h, w] = self.inner.input_shape();
@@ -276,6 +416,26 @@ impl Classifier {
             val_top1_error: provenance.val_top1_error,
             val_top5_error: provenance.val_top5_error,
         }
+    }
+}
+
+impl Classifier {
+    /// What every frame entry point shares (UniFFI and JNI): the rotation,
+    /// the optional smoother, the call.
+    pub(crate) fn classify_frame(
+        &self,
+        frame: &taxa_core::Yuv420Frame<'_>,
+        rotation_degrees: i32,
+        smoother: Option<&ScoreSmoother>,
+        options: ClassifyOptions,
+    ) -> Result<Classification, TaxaFfiError> {
+        let rotation = taxa_core::Rotation::from_degrees(rotation_degrees)?;
+        let options = options.into();
+        let result = match smoother {
+            Some(s) => self.inner.classify_yuv420_smoothed(frame, rotation, &mut s.lock(), &options)?,
+            None => self.inner.classify_yuv420(frame, rotation, &options)?,
+        };
+        Ok(result.into())
     }
 }
 

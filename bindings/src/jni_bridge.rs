@@ -1,19 +1,28 @@
-//! The thin JNI layer behind `android/`'s `org.taxa.Classifier`. It only
-//! moves arguments across and calls [`crate::api`]; results cross as a flat
-//! `String[]` that the Java class turns into plain objects. Errors and
-//! panics become Java exceptions (`ThrowRuntimeExAndDefault`), which the
-//! Java class rethrows as `TaxaException` with the message kept.
+//! The thin JNI layer behind `android/`'s `org.taxa.Classifier` and
+//! `org.taxa.ScoreSmoother`. It moves arguments across, calls
+//! [`crate::api`] (or taxa-core directly for camera frames, which it reads
+//! in place from direct `ByteBuffer`s), and builds the Java result objects
+//! (`Classification`, `Prediction`, `TaxonScore` with a `Rank` enum) with
+//! `NewObject`: no string protocol, scores stay `float`.
 //!
-//! The handle is a `Box<Arc<Classifier>>` pointer in a Java `long`; the Java
-//! class guarantees no call runs during or after `close()`.
+//! Errors become `org.taxa.TaxaException` carrying a `TaxaException.Kind`
+//! (the [`TaxaFfiError`] variant); a panic, caught by jni-rs's `with_env`
+//! and [`crate::api`]'s guard, becomes kind `INTERNAL`. Nothing unwinds
+//! into the JVM.
+//!
+//! Handles are `Box<Arc<Classifier>>` / `Box<ScoreSmoother>` pointers in a
+//! Java `long`; the Java classes guarantee no call runs during or after
+//! `close()`.
 
 use std::sync::Arc;
 
-use jni::objects::{JByteArray, JClass, JIntArray, JObjectArray, JString};
-use jni::sys::{jfloat, jint, jlong};
-use jni::{Env, EnvUnowned, errors::ThrowRuntimeExAndDefault};
+use jni::errors::ErrorPolicy;
+use jni::objects::{JByteArray, JByteBuffer, JClass, JIntArray, JObject, JObjectArray, JString, JThrowable, JValue};
+use jni::strings::JNIString;
+use jni::sys::{jboolean, jfloat, jint, jlong};
+use jni::{Env, EnvUnowned, jni_sig, jni_str};
 
-use crate::api::{Classification, Classifier, ClassifyOptions, PixelFormat, TaxaFfiError};
+use crate::api::{Classification, Classifier, ClassifyOptions, PixelFormat, ScoreSmoother, TaxaFfiError};
 
 #[derive(Debug, thiserror::Error)]
 enum BridgeError {
@@ -27,13 +36,98 @@ enum BridgeError {
 
 type BridgeResult<T> = Result<T, BridgeError>;
 
+impl BridgeError {
+    /// The `TaxaException.Kind` constant this error throws as.
+    fn kind(&self) -> &'static jni::strings::JNIStr {
+        match self {
+            BridgeError::Taxa(TaxaFfiError::InvalidImage { .. }) => jni_str!("INVALID_IMAGE"),
+            BridgeError::Taxa(TaxaFfiError::InvalidModel { .. }) => jni_str!("INVALID_MODEL"),
+            BridgeError::Taxa(TaxaFfiError::InvalidArgument { .. }) | BridgeError::Argument(_) => jni_str!("INVALID_ARGUMENT"),
+            BridgeError::Taxa(TaxaFfiError::Io { .. }) => jni_str!("IO"),
+            BridgeError::Taxa(TaxaFfiError::Internal { .. }) | BridgeError::Jni(_) => jni_str!("INTERNAL"),
+        }
+    }
+}
+
+/// Throws `TaxaException(kind, message)`; if even that fails (the class is
+/// missing from the app), a plain `RuntimeException`, so the caller never
+/// gets a silent null.
+fn throw_taxa(env: &mut Env<'_>, kind: &jni::strings::JNIStr, message: &str) -> jni::errors::Result<()> {
+    let thrown = (|| -> jni::errors::Result<()> {
+        let kind = env
+            .get_static_field(jni_str!("org/taxa/TaxaException$Kind"), kind, jni_sig!("Lorg/taxa/TaxaException$Kind;"))?
+            .l()?;
+        let message = env.new_string(message)?;
+        let exception = env.new_object(
+            jni_str!("org/taxa/TaxaException"),
+            jni_sig!("(Lorg/taxa/TaxaException$Kind;Ljava/lang/String;)V"),
+            &[JValue::from(&kind), JValue::from(&message)],
+        )?;
+        let exception = env.cast_local::<JThrowable>(exception)?;
+        env.throw(exception)
+    })();
+    match thrown {
+        Err(jni::errors::Error::JavaException) => Ok(()),
+        Ok(()) => Ok(()),
+        Err(_) => {
+            if env.exception_check() {
+                env.exception_clear();
+            }
+            match env.throw_new(jni_str!("java/lang/RuntimeException"), JNIString::from(message)) {
+                Err(jni::errors::Error::JavaException) | Ok(()) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// Errors and panics become `TaxaException`s with their kind.
+struct ThrowTaxaException;
+
+impl<T: Default> ErrorPolicy<T, BridgeError> for ThrowTaxaException {
+    type Captures<'unowned_env_local: 'native_method, 'native_method> = ();
+
+    fn on_error<'unowned_env_local: 'native_method, 'native_method>(
+        env: &mut Env<'unowned_env_local>,
+        _cap: &mut Self::Captures<'unowned_env_local, 'native_method>,
+        err: BridgeError,
+    ) -> jni::errors::Result<T> {
+        // A Java exception already pending (thrown by a JNI call) goes up as it is.
+        if !env.exception_check() {
+            throw_taxa(env, err.kind(), &err.to_string())?;
+        }
+        Ok(T::default())
+    }
+
+    fn on_panic<'unowned_env_local: 'native_method, 'native_method>(
+        env: &mut Env<'unowned_env_local>,
+        _cap: &mut Self::Captures<'unowned_env_local, 'native_method>,
+        payload: Box<dyn std::any::Any + Send + 'static>,
+    ) -> jni::errors::Result<T> {
+        if env.exception_check() {
+            env.exception_clear();
+        }
+        let message = format!("internal error: {}", taxa_core::classifier::panic_message(payload.as_ref()));
+        throw_taxa(env, jni_str!("INTERNAL"), &message)?;
+        Ok(T::default())
+    }
+}
+
 fn optional_string(env: &Env<'_>, s: &JString<'_>) -> BridgeResult<Option<String>> {
     if s.is_null() { Ok(None) } else { Ok(Some(s.try_to_string(env)?)) }
 }
 
-/// Newline-separated list (labels never contain a newline).
-fn lines(env: &Env<'_>, s: &JString<'_>) -> BridgeResult<Vec<String>> {
-    Ok(optional_string(env, s)?.map(|t| t.lines().map(str::to_string).filter(|l| !l.is_empty()).collect()).unwrap_or_default())
+/// A `String[]` (null: empty); null elements are refused.
+fn strings(env: &mut Env<'_>, array: &JObjectArray<'_, JString<'_>>, what: &str) -> BridgeResult<Vec<String>> {
+    if array.is_null() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for i in 0..array.len(env)? {
+        let s = array.get_element(env, i)?;
+        out.push(optional_string(env, &s)?.ok_or_else(|| BridgeError::Argument(format!("{what}[{i}] is null")))?);
+    }
+    Ok(out)
 }
 
 fn classifier<'a>(handle: jlong) -> BridgeResult<&'a Arc<Classifier>> {
@@ -45,65 +139,144 @@ fn classifier<'a>(handle: jlong) -> BridgeResult<&'a Arc<Classifier>> {
     Ok(unsafe { &*(handle as *const Arc<Classifier>) })
 }
 
+fn smoother<'a>(handle: jlong) -> Option<&'a ScoreSmoother> {
+    // SAFETY: a non-zero handle came from `nativeNew` and the Java side keeps
+    // it open (its read lock) for the whole call.
+    (handle != 0).then(|| unsafe { &*(handle as *const ScoreSmoother) })
+}
+
 fn into_handle(classifier: Arc<Classifier>) -> jlong {
     Box::into_raw(Box::new(classifier)) as jlong
 }
 
-fn options(env: &Env<'_>, top_k: jint, min_score: jfloat, allow: &JString<'_>, deny: &JString<'_>, rollup_threshold: jfloat) -> BridgeResult<ClassifyOptions> {
-    if top_k < 1 {
-        return Err(BridgeError::Argument(format!("topK must be at least 1, got {top_k}")));
-    }
-    Ok(ClassifyOptions { top_k: top_k as u32, min_score, allow: lines(env, allow)?, deny: lines(env, deny)?, rollup_threshold, ..ClassifyOptions::default() })
+/// Options as the Java `ClassifyOptions` fields hold them.
+struct JavaOptions<'a, 'local> {
+    top_k: jint,
+    min_score: jfloat,
+    allow: &'a JObjectArray<'local, JString<'local>>,
+    deny: &'a JObjectArray<'local, JString<'local>>,
+    rollup_threshold: jfloat,
 }
 
-/// Flattens a classification for the Java side. Layout (all strings, null
-/// where absent): prediction count, then per prediction classIndex, label,
-/// score, kingdom, phylum, class, order, family, genus, species, commonName;
-/// then "1" and rank, name, score, lineage count, (rank, name, score)… for a
-/// roll-up, or "0".
-fn flatten(c: Classification) -> Vec<Option<String>> {
-    let mut out = vec![Some(c.predictions.len().to_string())];
-    for p in c.predictions {
+impl JavaOptions<'_, '_> {
+    fn read(&self, env: &mut Env<'_>) -> BridgeResult<ClassifyOptions> {
+        if self.top_k < 1 {
+            return Err(BridgeError::Argument(format!("topK must be at least 1, got {}", self.top_k)));
+        }
+        Ok(ClassifyOptions {
+            top_k: self.top_k as u32,
+            min_score: self.min_score,
+            allow: strings(env, self.allow, "allow")?,
+            deny: strings(env, self.deny, "deny")?,
+            rollup_threshold: self.rollup_threshold,
+            ..ClassifyOptions::default()
+        })
+    }
+}
+
+fn java_string<'local>(env: &mut Env<'local>, s: Option<String>) -> BridgeResult<JObject<'local>> {
+    Ok(match s {
+        Some(s) => JObject::from(env.new_string(s)?),
+        None => JObject::null(),
+    })
+}
+
+fn java_rank<'local>(env: &mut Env<'local>, rank: &str) -> BridgeResult<JObject<'local>> {
+    let name = match rank {
+        "kingdom" => jni_str!("KINGDOM"),
+        "phylum" => jni_str!("PHYLUM"),
+        "class" => jni_str!("CLASS"),
+        "order" => jni_str!("ORDER"),
+        "family" => jni_str!("FAMILY"),
+        "genus" => jni_str!("GENUS"),
+        "species" => jni_str!("SPECIES"),
+        other => return Err(BridgeError::Argument(format!("unknown rank {other}"))),
+    };
+    Ok(env.get_static_field(jni_str!("org/taxa/Rank"), name, jni_sig!("Lorg/taxa/Rank;"))?.l()?)
+}
+
+fn java_taxon_score<'local>(env: &mut Env<'local>, rank: &str, name: String, score: f32) -> BridgeResult<JObject<'local>> {
+    let rank = java_rank(env, rank)?;
+    let name = java_string(env, Some(name))?;
+    Ok(env.new_object(
+        jni_str!("org/taxa/TaxonScore"),
+        jni_sig!("(Lorg/taxa/Rank;Ljava/lang/String;F)V"),
+        &[JValue::from(&rank), JValue::from(&name), JValue::Float(score)],
+    )?)
+}
+
+/// Builds `org.taxa.Classification` from the result, field by field.
+fn java_classification<'local>(env: &mut Env<'local>, c: Classification) -> BridgeResult<JObject<'local>> {
+    let predictions = env.new_object_array(c.predictions.len() as i32, jni_str!("org/taxa/Prediction"), JObject::null())?;
+    for (i, p) in c.predictions.into_iter().enumerate() {
         let t = p.taxon;
-        out.extend([Some(p.class_index.to_string()), Some(p.label), Some(p.score.to_string())]);
-        out.extend([t.kingdom, t.phylum, t.class_name, t.order, t.family, t.genus, Some(t.species), t.common_name]);
-    }
-    match c.rollup {
-        None => out.push(Some("0".into())),
-        Some(r) => {
-            out.extend([Some("1".into()), Some(r.rank), Some(r.name), Some(r.score.to_string()), Some(r.lineage.len().to_string())]);
-            for t in r.lineage {
-                out.extend([Some(t.rank), Some(t.name), Some(t.score.to_string())]);
-            }
+        let mut strings = Vec::with_capacity(9);
+        for s in [Some(p.label), t.kingdom, t.phylum, t.class_name, t.order, t.family, t.genus, Some(t.species), t.common_name] {
+            strings.push(java_string(env, s)?);
+        }
+        let mut args = vec![JValue::Int(p.class_index as jint), JValue::from(&strings[0]), JValue::Float(p.score)];
+        args.extend(strings[1..].iter().map(JValue::from));
+        let prediction = env.new_object(
+            jni_str!("org/taxa/Prediction"),
+            jni_sig!("(ILjava/lang/String;FLjava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;)V"),
+            &args,
+        )?;
+        predictions.set_element(env, i, &prediction)?;
+        // Long top-k lists stay within the JVM's local reference budget.
+        env.delete_local_ref(prediction);
+        for s in strings {
+            env.delete_local_ref(s);
         }
     }
-    out
+    let (rollup, lineage) = match c.rollup {
+        None => (JObject::null(), Vec::new()),
+        Some(r) => (java_taxon_score(env, &r.rank, r.name, r.score)?, r.lineage),
+    };
+    let lineage_array = env.new_object_array(lineage.len() as i32, jni_str!("org/taxa/TaxonScore"), JObject::null())?;
+    for (i, t) in lineage.into_iter().enumerate() {
+        let score = java_taxon_score(env, &t.rank, t.name, t.score)?;
+        lineage_array.set_element(env, i, &score)?;
+    }
+    Ok(env.new_object(
+        jni_str!("org/taxa/Classification"),
+        jni_sig!("([Lorg/taxa/Prediction;Lorg/taxa/TaxonScore;[Lorg/taxa/TaxonScore;)V"),
+        &[JValue::from(&predictions), JValue::from(&rollup), JValue::from(&lineage_array)],
+    )?)
 }
 
-/// What both classify entry points share: the handle, the options, the
-/// call itself (`run`), and the flat result.
-fn classify_with<'local>(
-    env: &mut Env<'local>,
-    handle: jlong,
-    (top_k, min_score, rollup_threshold): (jint, jfloat, jfloat),
-    (allow, deny): (&JString<'_>, &JString<'_>),
-    run: impl FnOnce(&mut Env<'local>, &Classifier, ClassifyOptions) -> BridgeResult<Classification>,
-) -> BridgeResult<JObjectArray<'local, JString<'local>>> {
-    let classifier = classifier(handle)?;
-    let options = options(env, top_k, min_score, allow, deny, rollup_threshold)?;
-    let result = run(env, classifier, options)?;
-    string_array(env, flatten(result))
-}
-
-fn string_array<'local>(env: &mut Env<'local>, values: Vec<Option<String>>) -> BridgeResult<JObjectArray<'local, JString<'local>>> {
+fn string_array<'local>(env: &mut Env<'local>, values: Vec<String>) -> BridgeResult<JObjectArray<'local, JString<'local>>> {
     let array = JObjectArray::<JString>::new(env, values.len(), JString::null())?;
-    for (i, value) in values.into_iter().enumerate() {
-        if let Some(v) = value {
-            let s = JString::from_str(env, v)?;
-            array.set_element(env, i, &s)?;
-        }
+    for (i, v) in values.into_iter().enumerate() {
+        let s = JString::from_str(env, v)?;
+        array.set_element(env, i, &s)?;
     }
     Ok(array)
+}
+
+/// The bytes `[offset, offset + length)` of a direct `ByteBuffer`, read in place.
+///
+/// SAFETY (for the caller): the slice lives as long as the buffer's local
+/// reference, i.e. this native call; the Java API says the buffer must not
+/// change during the call.
+fn direct_bytes<'b>(env: &Env<'_>, buffer: &'b JByteBuffer<'_>, offset: jint, length: jint, plane: &str) -> BridgeResult<&'b [u8]> {
+    if buffer.is_null() {
+        return Err(BridgeError::Argument(format!("{plane} plane buffer is null")));
+    }
+    let address = env
+        .get_direct_buffer_address(buffer)
+        .map_err(|_| BridgeError::Argument(format!("{plane} plane buffer is not a direct ByteBuffer")))?;
+    let capacity = env.get_direct_buffer_capacity(buffer)?;
+    let (Ok(offset), Ok(length)) = (usize::try_from(offset), usize::try_from(length)) else {
+        return Err(BridgeError::Argument(format!("{plane} plane: offset {offset} and length {length} must not be negative")));
+    };
+    if offset.checked_add(length).is_none_or(|end| end > capacity) {
+        return Err(BridgeError::Argument(format!("{plane} plane: bytes {offset}..+{length} are outside the buffer's {capacity}")));
+    }
+    if length == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: JNI guarantees `address` points at `capacity` bytes for as long as the buffer lives; the range is inside.
+    Ok(unsafe { std::slice::from_raw_parts(address.add(offset), length) })
 }
 
 #[unsafe(no_mangle)]
@@ -119,7 +292,7 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadPath<'local>(
             let labels = optional_string(env, &labels_path)?;
             Ok(into_handle(Classifier::from_path(model, labels)?))
         })
-        .resolve::<ThrowRuntimeExAndDefault>()
+        .resolve::<ThrowTaxaException>()
 }
 
 #[unsafe(no_mangle)]
@@ -127,7 +300,7 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadBytes<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
     model: JByteArray<'local>,
-    labels: JString<'local>,
+    labels: JObjectArray<'local, JString<'local>>,
 ) -> jlong {
     unowned_env
         .with_env(|env| -> BridgeResult<jlong> {
@@ -135,10 +308,10 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadBytes<'local>(
                 return Err(BridgeError::Argument("model bytes are null".into()));
             }
             let bytes = env.convert_byte_array(&model)?;
-            let labels = if labels.is_null() { None } else { Some(lines(env, &labels)?) };
+            let labels = if labels.is_null() { None } else { Some(strings(env, &labels, "labels")?) };
             Ok(into_handle(Classifier::from_bytes(bytes, labels)?))
         })
-        .resolve::<ThrowRuntimeExAndDefault>()
+        .resolve::<ThrowTaxaException>()
 }
 
 #[unsafe(no_mangle)]
@@ -150,20 +323,21 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassify<'local>(
     image: JByteArray<'local>,
     top_k: jint,
     min_score: jfloat,
-    allow: JString<'local>,
-    deny: JString<'local>,
+    allow: JObjectArray<'local, JString<'local>>,
+    deny: JObjectArray<'local, JString<'local>>,
     rollup_threshold: jfloat,
-) -> JObjectArray<'local, JString<'local>> {
+) -> JObject<'local> {
     unowned_env
-        .with_env(|env| -> BridgeResult<JObjectArray<'local, JString<'local>>> {
-            classify_with(env, handle, (top_k, min_score, rollup_threshold), (&allow, &deny), |env, classifier, options| {
-                if image.is_null() {
-                    return Err(BridgeError::Argument("image bytes are null".into()));
-                }
-                Ok(classifier.classify(env.convert_byte_array(&image)?, options)?)
-            })
+        .with_env(|env| -> BridgeResult<JObject<'local>> {
+            let classifier = classifier(handle)?;
+            let options = JavaOptions { top_k, min_score, allow: &allow, deny: &deny, rollup_threshold }.read(env)?;
+            if image.is_null() {
+                return Err(BridgeError::Argument("image bytes are null".into()));
+            }
+            let result = classifier.classify(env.convert_byte_array(&image)?, options)?;
+            java_classification(env, result)
         })
-        .resolve::<ThrowRuntimeExAndDefault>()
+        .resolve::<ThrowTaxaException>()
 }
 
 #[unsafe(no_mangle)]
@@ -177,27 +351,89 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
     height: jint,
     top_k: jint,
     min_score: jfloat,
-    allow: JString<'local>,
-    deny: JString<'local>,
+    allow: JObjectArray<'local, JString<'local>>,
+    deny: JObjectArray<'local, JString<'local>>,
     rollup_threshold: jfloat,
-) -> JObjectArray<'local, JString<'local>> {
+) -> JObject<'local> {
     unowned_env
-        .with_env(|env| -> BridgeResult<JObjectArray<'local, JString<'local>>> {
-            classify_with(env, handle, (top_k, min_score, rollup_threshold), (&allow, &deny), |env, classifier, options| {
-                if argb.is_null() {
-                    return Err(BridgeError::Argument("pixels are null".into()));
-                }
-                if width <= 0 || height <= 0 {
-                    return Err(BridgeError::Argument(format!("size {width}×{height} has no pixels")));
-                }
-                let mut pixels = vec![0 as jint; argb.len(env)?];
-                argb.get_region(env, 0, &mut pixels)?;
-                // 0xAARRGGBB ints are B, G, R, A bytes in little-endian order.
-                let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
-                Ok(classifier.classify_pixels(width as u32, height as u32, width as u32 * 4, PixelFormat::Bgra8, bytes, options)?)
-            })
+        .with_env(|env| -> BridgeResult<JObject<'local>> {
+            let classifier = classifier(handle)?;
+            let options = JavaOptions { top_k, min_score, allow: &allow, deny: &deny, rollup_threshold }.read(env)?;
+            if argb.is_null() {
+                return Err(BridgeError::Argument("pixels are null".into()));
+            }
+            if width <= 0 || height <= 0 {
+                return Err(BridgeError::Argument(format!("size {width}×{height} has no pixels")));
+            }
+            let mut pixels = vec![0 as jint; argb.len(env)?];
+            argb.get_region(env, 0, &mut pixels)?;
+            // 0xAARRGGBB ints are B, G, R, A bytes in little-endian order.
+            let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
+            let result = classifier.classify_pixels(width as u32, height as u32, width as u32 * 4, PixelFormat::Bgra8, bytes, options)?;
+            java_classification(env, result)
         })
-        .resolve::<ThrowRuntimeExAndDefault>()
+        .resolve::<ThrowTaxaException>()
+}
+
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyYuv<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    width: jint,
+    height: jint,
+    y: JByteBuffer<'local>,
+    y_offset: jint,
+    y_length: jint,
+    y_row_stride: jint,
+    y_pixel_stride: jint,
+    u: JByteBuffer<'local>,
+    u_offset: jint,
+    u_length: jint,
+    u_row_stride: jint,
+    u_pixel_stride: jint,
+    v: JByteBuffer<'local>,
+    v_offset: jint,
+    v_length: jint,
+    v_row_stride: jint,
+    v_pixel_stride: jint,
+    video_range: jboolean,
+    rotation_degrees: jint,
+    smoother_handle: jlong,
+    top_k: jint,
+    min_score: jfloat,
+    allow: JObjectArray<'local, JString<'local>>,
+    deny: JObjectArray<'local, JString<'local>>,
+    rollup_threshold: jfloat,
+) -> JObject<'local> {
+    unowned_env
+        .with_env(|env| -> BridgeResult<JObject<'local>> {
+            let classifier = classifier(handle)?;
+            let options = JavaOptions { top_k, min_score, allow: &allow, deny: &deny, rollup_threshold }.read(env)?;
+            let non_negative = |v: jint, what: &str| {
+                u32::try_from(v).map_err(|_| BridgeError::Argument(format!("{what} must not be negative, got {v}")))
+            };
+            let plane = |data, row: jint, pixel: jint, name: &str| -> BridgeResult<taxa_core::YuvPlane<'_>> {
+                Ok(taxa_core::YuvPlane {
+                    data,
+                    row_stride: non_negative(row, &format!("{name} plane row stride"))? as usize,
+                    pixel_stride: non_negative(pixel, &format!("{name} plane pixel stride"))? as usize,
+                })
+            };
+            let frame = taxa_core::Yuv420Frame {
+                width: non_negative(width, "width")?,
+                height: non_negative(height, "height")?,
+                y: plane(direct_bytes(env, &y, y_offset, y_length, "Y")?, y_row_stride, y_pixel_stride, "Y")?,
+                u: plane(direct_bytes(env, &u, u_offset, u_length, "U")?, u_row_stride, u_pixel_stride, "U")?,
+                v: plane(direct_bytes(env, &v, v_offset, v_length, "V")?, v_row_stride, v_pixel_stride, "V")?,
+                range: if video_range { taxa_core::YuvRange::Video } else { taxa_core::YuvRange::Full },
+            };
+            // classify_frame validates every plane before reading a byte.
+            let result = classifier.classify_frame(&frame, rotation_degrees, smoother(smoother_handle), options)?;
+            java_classification(env, result)
+        })
+        .resolve::<ThrowTaxaException>()
 }
 
 #[unsafe(no_mangle)]
@@ -208,10 +444,10 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLabels<'local>(
 ) -> JObjectArray<'local, JString<'local>> {
     unowned_env
         .with_env(|env| -> BridgeResult<JObjectArray<'local, JString<'local>>> {
-            let labels = classifier(handle)?.info().labels.into_iter().map(Some).collect();
+            let labels = classifier(handle)?.info().labels;
             string_array(env, labels)
         })
-        .resolve::<ThrowRuntimeExAndDefault>()
+        .resolve::<ThrowTaxaException>()
 }
 
 #[unsafe(no_mangle)]
@@ -224,5 +460,50 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeFree<'local>(mut unowned_e
             }
             Ok(())
         })
-        .resolve::<ThrowRuntimeExAndDefault>()
+        .resolve::<ThrowTaxaException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_taxa_ScoreSmoother_nativeNew<'local>(mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, window: jint) -> jlong {
+    unowned_env
+        .with_env(|_env| -> BridgeResult<jlong> {
+            let window = u32::try_from(window).map_err(|_| BridgeError::Argument(format!("the smoothing window must be at least 1 frame, got {window}")))?;
+            let smoother = ScoreSmoother::new(window)?;
+            // The Arc's single owner moves into the box the handle points at.
+            let smoother = Arc::try_unwrap(smoother).map_err(|_| BridgeError::Argument("smoother is shared".into()))?;
+            Ok(Box::into_raw(Box::new(smoother)) as jlong)
+        })
+        .resolve::<ThrowTaxaException>()
+}
+
+fn with_smoother<T>(handle: jlong, f: impl FnOnce(&ScoreSmoother) -> T) -> BridgeResult<T> {
+    smoother(handle).map(f).ok_or_else(|| BridgeError::Argument("the smoother is closed".into()))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_taxa_ScoreSmoother_nativeReset<'local>(mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) {
+    unowned_env.with_env(|_env| with_smoother(handle, |s| s.reset())).resolve::<ThrowTaxaException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_taxa_ScoreSmoother_nativeWindow<'local>(mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) -> jint {
+    unowned_env.with_env(|_env| with_smoother(handle, |s| s.window() as jint)).resolve::<ThrowTaxaException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_taxa_ScoreSmoother_nativeFrames<'local>(mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) -> jint {
+    unowned_env.with_env(|_env| with_smoother(handle, |s| s.frames() as jint)).resolve::<ThrowTaxaException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_taxa_ScoreSmoother_nativeFree<'local>(mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) {
+    unowned_env
+        .with_env(|_env| -> BridgeResult<()> {
+            if handle != 0 {
+                // SAFETY: the Java side calls this once, after all other calls on the handle.
+                drop(unsafe { Box::from_raw(handle as *mut ScoreSmoother) });
+            }
+            Ok(())
+        })
+        .resolve::<ThrowTaxaException>()
 }

@@ -59,6 +59,11 @@ pub enum TaxaError {
 
     #[error("invalid options: {0}")]
     InvalidOptions(String),
+
+    /// A [`crate::ScoreSmoother`] holding frames of `expected` classes was
+    /// given `got` scores (another model's frame); `reset()` it first.
+    #[error("the score smoother holds frames of {expected} classes but was given {got} scores; reset it when the model changes")]
+    ScoreCountMismatch { expected: usize, got: usize },
 }
 
 impl TaxaError {
@@ -80,6 +85,7 @@ impl TaxaError {
             TaxaError::LabelCountMismatch { .. } => "label_count_mismatch",
             TaxaError::Inference(_) => "inference",
             TaxaError::InvalidOptions(_) => "invalid_options",
+            TaxaError::ScoreCountMismatch { .. } => "score_count_mismatch",
         }
     }
 

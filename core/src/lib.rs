@@ -17,6 +17,7 @@
 //! ```
 
 pub mod bundle;
+pub mod camera;
 pub mod classifier;
 pub mod classify;
 pub mod decode;
@@ -26,7 +27,9 @@ pub mod onnx_graph;
 pub mod pixels;
 pub mod preprocess;
 pub mod rollup;
+pub mod smoothing;
 
+pub use camera::{Rotation, Yuv420Frame, YuvPlane, YuvRange};
 pub use bundle::{BundleMetadata, OutputKind, Provenance, Rank, Taxonomy};
 pub use classifier::Classifier;
 pub use classify::{Classification, ClassifyOptions, Prediction};
@@ -35,5 +38,6 @@ pub use error::{Result, TaxaError};
 pub use pixels::{PixelBuffer, PixelFormat, PixelsRef};
 pub use preprocess::PreprocessContract;
 pub use rollup::{RolledUpTaxon, TaxonScore};
+pub use smoothing::ScoreSmoother;
 /// The protobuf types of ONNX, re-exported so users build models without a second prost.
 pub use tract_onnx::pb as onnx_pb;

@@ -31,3 +31,34 @@ pub fn demo_fixture(dir: &Path) -> (PathBuf, PathBuf) {
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
+
+/// A bundle that knows up from down, for camera-rotation tests: four classes
+/// `top-left`, `top-right`, `bottom-left`, `bottom-right`, whose logit is 20×
+/// the mean normalised brightness of that quadrant of the 64×64 input
+/// (ImageNet contract). A photo bright in one corner names that corner only
+/// when it is turned upright. Returns its path.
+pub fn quadrant_fixture(dir: &Path) -> PathBuf {
+    use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_int, attr_ints};
+    let contract = taxa_core::PreprocessContract::imagenet_sized(64);
+    let mut g = GraphBuilder::new("quadrants");
+    let input = g.input("image", &[Dim::from("batch"), 3.into(), 64.into(), 64.into()]);
+    let pooled = g.node("AveragePool", &[&input], vec![attr_ints("kernel_shape", &[32, 32]), attr_ints("strides", &[32, 32])]);
+    // [1, 3, 2, 2] flattens to channel × 4 + row × 2 + column.
+    let flat = g.node("Flatten", &[&pooled], vec![attr_int("axis", 1)]);
+    let mut weights = vec![0f32; 4 * 12];
+    for quadrant in 0..4 {
+        for channel in 0..3 {
+            weights[quadrant * 12 + channel * 4 + quadrant] = 20.0 / 3.0;
+        }
+    }
+    let w = g.initializer("w", &[4, 12], &weights);
+    let b = g.initializer("b", &[4], &[0.0; 4]);
+    g.node_named("Gemm", &[&flat, &w, &b], "logits", vec![attr_int("transB", 1)]);
+    g.output("logits", &[Dim::from("batch"), 4.into()]);
+    let labels = ["top-left", "top-right", "bottom-left", "bottom-right"].map(String::from).to_vec();
+    let mut metadata = taxa_core::BundleMetadata::with_labels(labels);
+    metadata.preprocess = contract;
+    let path = dir.join("quadrants.onnx");
+    taxa_core::bundle::write_bundle(&path, g.build(), &metadata).expect("quadrant bundle written");
+    path
+}

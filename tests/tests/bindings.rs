@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use taxa_integration_tests::{built, demo_fixture, profile_dir, repo_root};
+use taxa_integration_tests::{built, demo_fixture, profile_dir, quadrant_fixture, repo_root};
 
 fn run(cmd: &mut Command) -> String {
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -28,9 +28,11 @@ fn swift_and_kotlin_bindings_are_generated() {
     generate("kotlin", &dir.path().join("kotlin"));
     let swift = std::fs::read_to_string(dir.path().join("swift/taxa_ffi.swift")).unwrap();
     assert!(swift.contains("class Classifier") && swift.contains("func classifyPixels("), "Swift API");
+    assert!(swift.contains("func classifyYuv420(") && swift.contains("func classifyBiPlanar(") && swift.contains("class ScoreSmoother"), "Swift camera API");
     assert!(dir.path().join("swift/taxa_ffiFFI.h").exists() && dir.path().join("swift/taxa_ffiFFI.modulemap").exists());
     let kotlin = std::fs::read_to_string(dir.path().join("kotlin/uniffi/taxa_ffi/taxa_ffi.kt")).unwrap();
     assert!(kotlin.contains("class Classifier") && kotlin.contains("fun `classifyPixels`("), "Kotlin API");
+    assert!(kotlin.contains("fun `classifyYuv420`(") && kotlin.contains("class ScoreSmoother"), "Kotlin camera API");
 }
 
 #[test]
@@ -45,8 +47,9 @@ fn python_bindings_work_as_a_user_would_use_them() {
         .arg(repo_root().join("tests/python/test_bindings.py"))
         .env("PYTHONPATH", &module)
         .env("TAXA_BUNDLE", &bundle)
-        .env("TAXA_PHOTOS", &photos));
-    assert!(out.contains("Ran 8 tests") && out.contains("OK"), "{out}");
+        .env("TAXA_PHOTOS", &photos)
+        .env("TAXA_QUADRANTS", quadrant_fixture(dir.path())));
+    assert!(out.contains("Ran 12 tests") && out.contains("OK"), "{out}");
 }
 
 #[test]
@@ -68,6 +71,7 @@ fn java_api_works_over_jni_on_the_desktop_jvm() {
         .arg(&classes)
         .arg("org.taxa.ClassifierDesktopTest")
         .arg(&bundle)
-        .arg(&photos));
-    assert!(out.contains("8 passed, 0 failed"), "{out}");
+        .arg(&photos)
+        .arg(quadrant_fixture(dir.path())));
+    assert!(out.contains("11 passed, 0 failed"), "{out}");
 }

@@ -1,5 +1,6 @@
 package org.taxa;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -8,7 +9,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * An offline species classifier over a taxa model bundle (.onnx).
  *
  * <p>Load once and share: {@code classify} may be called from many threads at once.
- * Close it to free the native model; any later call throws {@link IllegalStateException}.
+ * Failures throw {@link TaxaException} with a {@link TaxaException.Kind}. Close it to
+ * free the native model; any later call throws {@link IllegalStateException}.
  */
 public final class Classifier implements AutoCloseable {
     static {
@@ -31,11 +33,7 @@ public final class Classifier implements AutoCloseable {
 
     /** Loads a bundle, or a plain ONNX file with a labels file (one label a line). */
     public static Classifier fromPath(String modelPath, String labelsPath) {
-        try {
-            return new Classifier(nativeLoadPath(modelPath, labelsPath));
-        } catch (RuntimeException e) {
-            throw wrap(e);
-        }
+        return new Classifier(nativeLoadPath(modelPath, labelsPath));
     }
 
     /** Loads a bundle from bytes (e.g. an Android asset). */
@@ -45,11 +43,7 @@ public final class Classifier implements AutoCloseable {
 
     /** Loads from bytes; labels are required for a plain ONNX model. */
     public static Classifier fromBytes(byte[] model, List<String> labels) {
-        try {
-            return new Classifier(nativeLoadBytes(model, labels == null ? null : String.join("\n", labels)));
-        } catch (RuntimeException e) {
-            throw wrap(e);
-        }
+        return new Classifier(nativeLoadBytes(model, labels == null ? null : labels.toArray(new String[0])));
     }
 
     /** Classifies an encoded image (JPEG, PNG, WebP…) with default options. */
@@ -58,8 +52,7 @@ public final class Classifier implements AutoCloseable {
     }
 
     public Classification classify(byte[] image, ClassifyOptions o) {
-        return call(() -> nativeClassify(handle, image, o.topK, o.minScore, String.join("\n", o.allow),
-                String.join("\n", o.deny), o.rollupThreshold));
+        return locked(() -> nativeClassify(handle, image, o.topK, o.minScore, array(o.allow), array(o.deny), o.rollupThreshold));
     }
 
     /** Classifies ARGB pixels, as {@code Bitmap.getPixels} returns them. */
@@ -68,8 +61,53 @@ public final class Classifier implements AutoCloseable {
     }
 
     public Classification classify(int[] argb, int width, int height, ClassifyOptions o) {
-        return call(() -> nativeClassifyArgb(handle, argb, width, height, o.topK, o.minScore,
-                String.join("\n", o.allow), String.join("\n", o.deny), o.rollupThreshold));
+        return locked(() -> nativeClassifyArgb(handle, argb, width, height, o.topK, o.minScore, array(o.allow),
+                array(o.deny), o.rollupThreshold));
+    }
+
+    /**
+     * Classifies a YUV 4:2:0 camera frame as Android's {@code ImageFormat.YUV_420_888}
+     * delivers it: for an {@code Image} (or CameraX {@code ImageProxy}) pass
+     * {@code getPlanes()[i].getBuffer()}, {@code getRowStride()} and {@code getPixelStride()}
+     * for Y, U and V, the image's width and height, and
+     * {@code getImageInfo().getRotationDegrees()}. NV21 and NV12 fit as pixel stride 2.
+     * Full range (JFIF BT.601), default options, no smoothing.
+     *
+     * @param rotationDegrees how far the frame must turn clockwise to stand upright: 0, 90, 180 or 270
+     * @throws TaxaException {@code INVALID_ARGUMENT} naming the plane and numbers when a plane is too
+     *     short or its strides do not fit the size, or the rotation is not a right angle
+     */
+    public Classification classifyYuv420(int width, int height,
+                                         ByteBuffer y, int yRowStride, int yPixelStride,
+                                         ByteBuffer u, int uRowStride, int uPixelStride,
+                                         ByteBuffer v, int vRowStride, int vPixelStride,
+                                         int rotationDegrees) {
+        return classifyYuv420(width, height, y, yRowStride, yPixelStride, u, uRowStride, uPixelStride,
+                v, vRowStride, vPixelStride, rotationDegrees, YuvRange.FULL, ClassifyOptions.defaults(), null);
+    }
+
+    /**
+     * As {@link #classifyYuv420(int, int, ByteBuffer, int, int, ByteBuffer, int, int, ByteBuffer, int, int, int)},
+     * with the range, options and an optional {@link ScoreSmoother} (null: this frame alone).
+     * Each plane is read from its buffer's position to its limit. Direct buffers (what
+     * {@code Image.Plane} gives) are read in place, without a copy; others are copied first.
+     * The buffers must not change during the call.
+     */
+    public Classification classifyYuv420(int width, int height,
+                                         ByteBuffer y, int yRowStride, int yPixelStride,
+                                         ByteBuffer u, int uRowStride, int uPixelStride,
+                                         ByteBuffer v, int vRowStride, int vPixelStride,
+                                         int rotationDegrees, YuvRange range, ClassifyOptions o,
+                                         ScoreSmoother smoother) {
+        ByteBuffer dy = direct(y), du = direct(u), dv = direct(v);
+        // The smoother's handle stays open for the call; 0 means none.
+        ScoreSmoother.HandleCall<Classification> run = s -> locked(() -> nativeClassifyYuv(handle, width, height,
+                dy, offset(dy), length(dy), yRowStride, yPixelStride,
+                du, offset(du), length(du), uRowStride, uPixelStride,
+                dv, offset(dv), length(dv), vRowStride, vPixelStride,
+                range == YuvRange.VIDEO, rotationDegrees, s,
+                o.topK, o.minScore, array(o.allow), array(o.deny), o.rollupThreshold));
+        return smoother == null ? run.run(0) : smoother.with(run);
     }
 
     /** The model's class labels, in output order. */
@@ -95,42 +133,56 @@ public final class Classifier implements AutoCloseable {
         T run();
     }
 
-    private Classification call(NativeCall<String[]> call) {
-        return locked(() -> Classification.fromFlat(call.run()));
-    }
-
-    /** Runs a native call under the read lock on an open handle, wrapping its errors. */
+    /** Runs a native call under the read lock on an open handle. */
     private <T> T locked(NativeCall<T> call) {
         lock.readLock().lock();
         try {
-            ensureOpen();
+            if (handle == 0) {
+                throw new IllegalStateException("Classifier is closed");
+            }
             return call.run();
-        } catch (IllegalStateException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw wrap(e);
         } finally {
             lock.readLock().unlock();
         }
     }
 
-    private void ensureOpen() {
-        if (handle == 0) {
-            throw new IllegalStateException("Classifier is closed");
-        }
+    private static String[] array(List<String> list) {
+        return list.toArray(new String[0]);
     }
 
-    private static TaxaException wrap(RuntimeException e) {
-        String message = e.getMessage() == null ? e.toString() : e.getMessage();
-        return new TaxaException(message.replaceFirst("^Rust error: ", ""), e);
+    /** A direct view of the buffer's remaining bytes: the buffer itself when it is direct. */
+    private static ByteBuffer direct(ByteBuffer b) {
+        if (b == null || b.isDirect()) {
+            return b;
+        }
+        ByteBuffer copy = ByteBuffer.allocateDirect(b.remaining());
+        copy.put(b.duplicate());
+        copy.flip();
+        return copy;
+    }
+
+    private static int offset(ByteBuffer b) {
+        return b == null ? 0 : b.position();
+    }
+
+    private static int length(ByteBuffer b) {
+        return b == null ? 0 : b.remaining();
     }
 
     private static native long nativeLoadPath(String modelPath, String labelsPath);
-    private static native long nativeLoadBytes(byte[] model, String labels);
-    private static native String[] nativeClassify(long handle, byte[] image, int topK, float minScore,
-                                                  String allow, String deny, float rollupThreshold);
-    private static native String[] nativeClassifyArgb(long handle, int[] argb, int width, int height, int topK,
-                                                      float minScore, String allow, String deny, float rollupThreshold);
+    private static native long nativeLoadBytes(byte[] model, String[] labels);
+    private static native Classification nativeClassify(long handle, byte[] image, int topK, float minScore,
+                                                        String[] allow, String[] deny, float rollupThreshold);
+    private static native Classification nativeClassifyArgb(long handle, int[] argb, int width, int height, int topK,
+                                                            float minScore, String[] allow, String[] deny,
+                                                            float rollupThreshold);
+    private static native Classification nativeClassifyYuv(long handle, int width, int height,
+                                                           ByteBuffer y, int yOffset, int yLength, int yRowStride, int yPixelStride,
+                                                           ByteBuffer u, int uOffset, int uLength, int uRowStride, int uPixelStride,
+                                                           ByteBuffer v, int vOffset, int vLength, int vRowStride, int vPixelStride,
+                                                           boolean videoRange, int rotationDegrees, long smoother,
+                                                           int topK, float minScore, String[] allow, String[] deny,
+                                                           float rollupThreshold);
     private static native String[] nativeLabels(long handle);
     private static native void nativeFree(long handle);
 }

@@ -1,18 +1,19 @@
 package org.taxa;
 
-/** A taxon (rank: kingdom … species) and its summed score. */
+/** A taxon and its summed score (a probability, 0–1). */
 public final class TaxonScore {
-    public final String rank;
+    public final Rank rank;
     public final String name;
     public final float score;
 
-    TaxonScore(String rank, String name, float score) {
+    /** Built by the native bridge. */
+    TaxonScore(Rank rank, String name, float score) {
         this.rank = rank;
         this.name = name;
         this.score = score;
     }
 
     @Override public String toString() {
-        return rank + " " + name + " (" + score + ")";
+        return rank.id() + " " + name + " (" + score + ")";
     }
 }
