@@ -6,6 +6,7 @@
 mod alexnet;
 mod densenet;
 mod efficientnet_lite;
+#[cfg(feature = "train")]
 mod network;
 mod resnext;
 mod shufflenet;
@@ -14,6 +15,7 @@ mod squeezenet;
 pub use alexnet::alexnet;
 pub use densenet::{densenet121, densenet161, densenet169, densenet201};
 pub use efficientnet_lite::{efficientnet_lite0, efficientnet_lite1, efficientnet_lite2};
+#[cfg(feature = "train")]
 pub use network::{Network, channels_last};
 pub use resnext::{resnext50_32x4d, resnext101_32x8d};
 pub use shufflenet::{shufflenet_v2_x0_5, shufflenet_v2_x1_0, shufflenet_v2_x1_5, shufflenet_v2_x2_0};

@@ -132,6 +132,43 @@ pub struct TrainConfig {
     pub allow_truncated: bool,
 }
 
+/// The `taxa train` defaults (the CLI's flags take theirs from here): a
+/// ShuffleNetV2 x0.5 from scratch at 64×64 pixels, 10 epochs of SGD
+/// (lr 0.05, momentum 0.9, weight decay 1e-4) on a cosine schedule, batches
+/// of 64, augmentation on, 10 % of the images held out, seed 42, caches in
+/// `out/cache`. `data` has no sensible default: the empty folder it holds is
+/// refused by [`train`] until set.
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            data: DataSource::Folder { root: PathBuf::new() },
+            arch: "shufflenet_v2_x0_5".into(),
+            mode: Mode::Scratch,
+            weights: None,
+            epochs: 10,
+            batch_size: 64,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            schedule: Schedule::Cosine,
+            step_epochs: 3,
+            gamma: 0.1,
+            label_smoothing: 0.0,
+            input_size: 64,
+            augment: true,
+            cache_features: true,
+            min_images_per_class: 0,
+            val_fraction: 0.1,
+            seed: 42,
+            device: "auto".into(),
+            mixed_precision: true,
+            cache_dir: PathBuf::from("out/cache"),
+            allow_truncated: false,
+        }
+    }
+}
+
 impl TrainConfig {
     /// The architecture's preprocessing at `input_size` (see [`crate::models::preprocess_contract`]).
     pub fn contract(&self) -> PreprocessContract {
@@ -157,6 +194,9 @@ impl TrainConfig {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if let DataSource::Folder { root } = &self.data {
+            anyhow::ensure!(!root.as_os_str().is_empty(), "no dataset: give --inat DIR or --folder DIR");
+        }
         anyhow::ensure!(self.epochs > 0, "--epochs must be at least 1");
         anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
         anyhow::ensure!(self.lr > 0.0, "--lr must be positive");
