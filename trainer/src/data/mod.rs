@@ -5,12 +5,14 @@
 mod cache;
 mod folder;
 mod inat;
+mod inat_layout;
 mod source;
 mod split;
 
 pub use cache::{ImageCache, build_cache};
 pub use folder::load_folder;
-pub use inat::{InatFiles, InatLayout, find_inat, load_inat};
+pub use inat::load_inat;
+pub use inat_layout::{InatFiles, InatLayout, find_inat};
 pub use source::DataSource;
 pub use split::{Prepared, prepare};
 

@@ -21,6 +21,7 @@ use anyhow::{Context, bail};
 pub use crate::data::DataSource;
 pub use config::{Mode, Schedule, TrainConfig};
 pub use optim::{Optimizer, OptimizerKind};
+pub use presets::{batch_input, network_input};
 pub use run_dir::{EpochMetrics, RunSummary};
 use run_dir::RunDir;
 

@@ -4,7 +4,7 @@
 
 use rand::{Rng, rngs::StdRng};
 use tch::{Device, Kind, Tensor};
-use taxa_core::preprocess::{Crop, Interpolation, Resize, resample};
+use taxa_core::preprocess::{Crop, Interpolation, Layout, Resize, resample};
 use taxa_core::{PixelFormat, PixelsRef, PreprocessContract};
 
 use super::{Mode, TrainConfig};
@@ -40,14 +40,37 @@ pub(super) fn gather(cache: &ImageCache, slots: impl IntoIterator<Item = usize>)
     slots.into_iter().flat_map(|slot| cache.pixels(slot).iter().copied()).collect()
 }
 
-/// Converts `n` cached 8-bit RGB images (HWC, `w`×`h`) to the network's
-/// input: normalised NCHW float32, on `device`.
-pub(super) fn to_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &PreprocessContract, device: Device) -> Tensor {
+/// The input the device feeds the bundle, for `n` cached 8-bit RGB images
+/// (HWC, `w`×`h` pixels): float32 on `device`, normalised with core's
+/// [`PreprocessContract::normalization`] in the contract's channel order,
+/// shaped `[n, 3, h, w]` (NCHW) or `[n, h, w, 3]` (NHWC) as its layout says.
+/// Equal, image by image, to what [`PreprocessContract::apply`] gives for
+/// the same resized pixels.
+pub fn batch_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &PreprocessContract, device: Device) -> Tensor {
+    let norm = contract.normalization();
     let x = Tensor::from_slice(pixels).view([n as i64, h as i64, w as i64, 3]).to_device(device);
-    let x = x.permute([0, 3, 1, 2]).to_kind(Kind::Float) / contract.value_scale as f64;
-    let mean = Tensor::from_slice(&contract.mean).view([1, 3, 1, 1]).to_device(device);
-    let std = Tensor::from_slice(&contract.std).view([1, 3, 1, 1]).to_device(device);
-    (x - mean) / std
+    let source = Tensor::from_slice(&norm.source.map(|c| c as i64)).to_device(device);
+    let scale = Tensor::from_slice(&norm.scale).to_device(device);
+    let bias = Tensor::from_slice(&norm.bias).to_device(device);
+    let x = x.index_select(3, &source).to_kind(Kind::Float) * scale + bias;
+    match contract.layout {
+        Layout::Nchw => x.permute([0, 3, 1, 2]).contiguous(),
+        Layout::Nhwc => x,
+    }
+}
+
+/// A [`batch_input`] as the tch network takes it (NCHW): an NHWC batch is
+/// transposed, as the exported graph transposes it.
+pub fn network_input(input: Tensor, layout: Layout) -> Tensor {
+    match layout {
+        Layout::Nchw => input,
+        Layout::Nhwc => input.permute([0, 3, 1, 2]),
+    }
+}
+
+/// [`batch_input`] then [`network_input`].
+pub(super) fn to_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &PreprocessContract, device: Device) -> Tensor {
+    network_input(batch_input(pixels, n, w, h, contract, device), contract.layout)
 }
 
 /// Random resized crop (area 35–100 %, aspect 3/4–4/3) and a coin-flip mirror.
