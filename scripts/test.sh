@@ -7,6 +7,9 @@ cd "$TAXA_ROOT"
 taxa_pip_install $TAXA_TEST_PY
 # Real photos and ImageNet's class names from Debian, for the real-data tests.
 scripts/fetch-real-data.sh
+# `taxa` without the `train` feature, in an environment without libtorch.
+# First, so the full build below leaves the full `taxa` in target/release.
+scripts/check-lite.sh
 # Release: tract inference and image decoding are too slow unoptimised.
 # The bindings tests drive the host-built library and uniffi-bindgen; the
 # same features for both commands means one build, not two.

@@ -290,13 +290,11 @@ pub fn encode_bundle(mut model: ModelProto, metadata: &BundleMetadata) -> Result
     Ok(model.encode_to_vec())
 }
 
-/// Writes a bundle file atomically (temp file + rename), so a crash never
-/// leaves half a model behind.
+/// Writes a bundle file atomically ([`crate::atomic::write_atomic`]), so a
+/// crash never leaves half a model behind.
 pub fn write_bundle(path: &Path, model: ModelProto, metadata: &BundleMetadata) -> Result<()> {
     let bytes = encode_bundle(model, metadata)?;
-    let tmp = path.with_extension("onnx.partial");
-    std::fs::write(&tmp, &bytes).map_err(|e| TaxaError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TaxaError::io(path, e))
+    crate::atomic::write_atomic(path, &bytes).map_err(|e| TaxaError::io(path, e))
 }
 
 /// Parses a labels file: one label a line; blank lines and surrounding

@@ -16,6 +16,7 @@
 //! # Ok::<(), taxa_core::TaxaError>(())
 //! ```
 
+pub mod atomic;
 pub mod bundle;
 pub mod camera;
 pub mod classifier;

@@ -53,6 +53,16 @@ impl<'a> PixelsRef<'a> {
     }
 }
 
+/// A decoded RGB image as a packed [`PixelFormat::Rgb8`] view (no copy).
+/// Errors with [`TaxaError::InvalidPixelBuffer`] for an image without pixels.
+impl<'a> TryFrom<&'a image::RgbImage> for PixelsRef<'a> {
+    type Error = TaxaError;
+
+    fn try_from(image: &'a image::RgbImage) -> Result<Self> {
+        PixelsRef::new(image.width(), image.height(), PixelFormat::Rgb8, image.as_raw())
+    }
+}
+
 /// A raw buffer whose rows may be padded (`row_stride` ≥ width × bytes per pixel).
 #[derive(Debug, Clone, Copy)]
 pub struct PixelBuffer<'a> {

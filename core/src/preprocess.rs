@@ -40,6 +40,7 @@ pub enum Interpolation {
     Lanczos3,
 }
 
+/// The order of the colour channels the model takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelOrder {
@@ -47,11 +48,39 @@ pub enum ChannelOrder {
     Bgr,
 }
 
+impl ChannelOrder {
+    /// For each model channel, the RGB channel it reads (0 = red, 1 =
+    /// green, 2 = blue): `[0, 1, 2]` for RGB, `[2, 1, 0]` for BGR.
+    pub fn source_channels(self) -> [usize; 3] {
+        match self {
+            ChannelOrder::Rgb => [0, 1, 2],
+            ChannelOrder::Bgr => [2, 1, 0],
+        }
+    }
+}
+
+/// The memory layout of the model's input tensor: batch, channels, height,
+/// width (PyTorch's) or batch, height, width, channels (TensorFlow's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     Nchw,
     Nhwc,
+}
+
+/// A contract's normalisation as one multiply-add per model channel, in the
+/// model's channel order: model channel `c` of a pixel is
+/// `rgb[source[c]] as f32 * scale[c] + bias[c]`, where `rgb` are the 8-bit
+/// values (0–255) of the resized pixel. Equal to
+/// `(pixel / value_scale − mean) / std` with the mean and std of that colour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelNormalization {
+    /// RGB channel (0 = red, 1 = green, 2 = blue) each model channel reads.
+    pub source: [usize; 3],
+    /// Per model channel, per 8-bit unit: `1 / (value_scale · std)`.
+    pub scale: [f32; 3],
+    /// Per model channel, dimensionless: `−mean / std`.
+    pub bias: [f32; 3],
 }
 
 /// Everything needed to turn pixels into the model's input tensor.
@@ -193,24 +222,26 @@ impl PreprocessContract {
         Ok((resample(pixels, window, dst_w, dst_h, self.interpolation)?, dst_w, dst_h))
     }
 
+    /// The normalisation step as per-channel scale and bias in the model's
+    /// channel order (see [`ChannelNormalization`]); with
+    /// [`channel_order`](Self::channel_order) and [`layout`](Self::layout),
+    /// everything a batch builder (the trainer's, on the accelerator) needs
+    /// to produce exactly what [`apply`](Self::apply) produces.
+    pub fn normalization(&self) -> ChannelNormalization {
+        let source = self.channel_order.source_channels();
+        ChannelNormalization {
+            source,
+            scale: source.map(|rgb| 1.0 / (self.value_scale * self.std[rgb])),
+            bias: source.map(|rgb| -self.mean[rgb] / self.std[rgb]),
+        }
+    }
+
     fn normalize_into(&self, packed: &[u8], format: PixelFormat, w: u32, h: u32, out: &mut Vec<f32>) {
         let bpp = format.bytes_per_pixel();
         // Byte offset of R, G, B within a source pixel.
         let rgb_offsets = format.rgb_offsets();
-        // Model channel c reads source channel `model_rgb[c]` (0 = R, 1 = G, 2 = B).
-        let model_rgb = match self.channel_order {
-            ChannelOrder::Rgb => [0, 1, 2],
-            ChannelOrder::Bgr => [2, 1, 0],
-        };
-        let mut offsets = [0usize; 3];
-        let mut scale = [0f32; 3];
-        let mut bias = [0f32; 3];
-        for c in 0..3 {
-            let rgb = model_rgb[c];
-            offsets[c] = rgb_offsets[rgb];
-            scale[c] = 1.0 / (self.value_scale * self.std[rgb]);
-            bias[c] = -self.mean[rgb] / self.std[rgb];
-        }
+        let ChannelNormalization { source, scale, bias } = self.normalization();
+        let offsets = source.map(|rgb| rgb_offsets[rgb]);
         let plane = (w * h) as usize;
         let start = out.len();
         out.resize(start + 3 * plane, 0.0);
@@ -267,6 +298,35 @@ pub fn resample(pixels: PixelsRef<'_>, window: (f64, f64, f64, f64), dst_w: u32,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalization_is_what_apply_computes_in_any_channel_order_and_layout() {
+        let data: Vec<u8> = (0..16 * 16 * 3).map(|i| (i * 37 % 256) as u8).collect();
+        for (order, layout) in [(ChannelOrder::Rgb, Layout::Nchw), (ChannelOrder::Bgr, Layout::Nchw), (ChannelOrder::Bgr, Layout::Nhwc), (ChannelOrder::Rgb, Layout::Nhwc)] {
+            let contract = PreprocessContract { channel_order: order, layout, ..PreprocessContract::imagenet_sized(16) };
+            let n = contract.normalization();
+            assert_eq!(n.source, if order == ChannelOrder::Bgr { [2, 1, 0] } else { [0, 1, 2] });
+            let out = contract.apply(PixelsRef::new(16, 16, PixelFormat::Rgb8, &data).unwrap()).unwrap();
+            // A 16×16 image through a 16/14·16 resize and 16 crop is resampled; compare
+            // against the resized 8-bit pixels core itself produced.
+            let (resized, w, h) = contract.resize_to_input(PixelsRef::new(16, 16, PixelFormat::Rgb8, &data).unwrap()).unwrap();
+            let plane = (w * h) as usize;
+            for p in 0..plane {
+                for c in 0..3 {
+                    let expected = resized[p * 3 + n.source[c]] as f32 * n.scale[c] + n.bias[c];
+                    let got = match layout {
+                        Layout::Nchw => out[c * plane + p],
+                        Layout::Nhwc => out[p * 3 + c],
+                    };
+                    assert_eq!(got, expected, "{order:?} {layout:?} pixel {p} channel {c}");
+                }
+            }
+            // And it is the documented formula, in the model's channel order.
+            let rgb = n.source[0];
+            let direct = (200.0 / contract.value_scale - contract.mean[rgb]) / contract.std[rgb];
+            assert!((200.0 * n.scale[0] + n.bias[0] - direct).abs() < 1e-5);
+        }
+    }
 
     fn solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
         rgb.iter().copied().cycle().take((w * h * 3) as usize).collect()

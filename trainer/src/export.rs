@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use tch::{Device, Kind, Tensor};
 use taxa_core::PreprocessContract;
+use taxa_core::preprocess::Layout;
 use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_float, attr_int, attr_ints};
 use taxa_core::onnx_pb::ModelProto;
 
@@ -36,7 +37,9 @@ impl Default for ExportOptions {
 }
 
 /// Builds the ONNX graph of `net` for the contract's input size, with a
-/// dynamic batch dimension. Input `image`, output `logits`.
+/// dynamic batch dimension. Input `image` in the contract's layout (NCHW, or
+/// NHWC followed by a Transpose), output `logits`. The channel order needs
+/// nothing here: the network was trained on the contract's order.
 pub fn export_onnx(net: &Network, contract: &PreprocessContract, options: ExportOptions) -> Result<ModelProto, ExportError> {
     let spec = net.spec();
     let (w, h) = contract.input_size().map_err(|reason| ExportError::InputSize { arch: spec.arch.clone(), height: 0, width: 0, reason })?;
@@ -65,7 +68,14 @@ pub fn export_onnx(net: &Network, contract: &PreprocessContract, options: Export
     for (i, node) in spec.nodes.iter().enumerate() {
         let input = |k: usize| names[node.inputs[k]].clone();
         let name = match &node.op {
-            Op::Input => g.input("image", &[Dim::from("batch"), 3.into(), h.into(), w.into()]),
+            Op::Input => match contract.layout {
+                Layout::Nchw => g.input("image", &[Dim::from("batch"), 3.into(), h.into(), w.into()]),
+                // The network runs NCHW; an NHWC contract's input is transposed first.
+                Layout::Nhwc => {
+                    let image = g.input("image", &[Dim::from("batch"), h.into(), w.into(), 3.into()]);
+                    g.node("Transpose", &[&image], vec![attr_ints("perm", &[0, 3, 1, 2])])
+                }
+            },
             Op::Conv2d { module, kernel, stride, padding, groups, bias, .. } => {
                 // A folded SamePad's name is its input's, so only the pads change.
                 let pads = same_pads[node.inputs[0]].unwrap_or([*padding; 4]);

@@ -1,5 +1,6 @@
 //! `taxa`: classify photos with a model bundle, inspect and benchmark
-//! bundles, and (as the training issues land) train and export models.
+//! bundles, and (with the default `train` feature, which links libtorch)
+//! train, evaluate and export models.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,21 +24,33 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Time load, decode, preprocess and inference (medians, one thread).
     Bench(cli::bench::BenchArgs),
-    /// Build a small colour-based model and sample photos, then classify them.
+    /// Export EfficientNet-Lite0's ImageNet weights, identify real photos and train on them
+    /// (or, without real data, train ShuffleNet on a synthetic field guide), then classify.
+    #[cfg(feature = "train")]
     Demo(cli::demo::DemoArgs),
     /// Write a synthetic field guide in the iNaturalist 2019 format.
     Synth(cli::synth::SynthArgs),
     /// Train a classifier (scratch, finetune or frozen), or resume a killed run.
+    #[cfg(feature = "train")]
     Train(cli::train::TrainArgs),
     /// Run the study (complete vs pruned, three modes, architectures) and write a report.
+    #[cfg(feature = "train")]
     Experiment(cli::experiment::ExperimentArgs),
     /// Training throughput on synthetic batches (images/s), for comparing with PyTorch.
+    #[cfg(feature = "train")]
     TrainBench(cli::train_bench::TrainBenchArgs),
     /// Export torchvision-named weights or a checkpoint as a taxa bundle (ONNX).
+    #[cfg(feature = "train")]
     Export(cli::export::ExportArgs),
     /// Report the torch build and whether CUDA is usable.
+    #[cfg(feature = "train")]
     Devices(cli::devices::DevicesArgs),
 }
+
+/// The commands that need the `train` feature (libtorch), for the error a
+/// build without it gives instead of clap's "unrecognized subcommand".
+#[cfg(not(feature = "train"))]
+const TRAIN_COMMANDS: [&str; 6] = ["demo", "train", "experiment", "train-bench", "export", "devices"];
 
 /// Where the model comes from; shared by the commands that load one.
 #[derive(Args, Debug, Clone)]
@@ -60,17 +73,31 @@ impl ModelArgs {
 
 fn main() -> ExitCode {
     stop_quietly_on_closed_pipes();
+    #[cfg(not(feature = "train"))]
+    if let Some(command) = std::env::args().nth(1).filter(|a| TRAIN_COMMANDS.contains(&a.as_str())) {
+        eprintln!(
+            "error: `taxa {command}` needs the `train` feature (libtorch); this taxa was built without it \
+             (--no-default-features). Install the full CLI with `cargo install --path trainer`."
+        );
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classify(args) => cli::classify::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        #[cfg(feature = "train")]
         Command::Demo(args) => cli::demo::run(args),
+        #[cfg(feature = "train")]
         Command::Devices(args) => cli::devices::run(args),
+        #[cfg(feature = "train")]
         Command::Export(args) => cli::export::run(args),
         Command::Synth(args) => cli::synth::run(args),
+        #[cfg(feature = "train")]
         Command::Experiment(args) => cli::experiment::run(args),
+        #[cfg(feature = "train")]
         Command::TrainBench(args) => cli::train_bench::run(args),
+        #[cfg(feature = "train")]
         Command::Train(args) => cli::train::run(args),
     };
     match result {

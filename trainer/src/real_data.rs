@@ -9,7 +9,6 @@
 //!   classes, and four real photos (dog, eagle, giraffe, horses).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use image::{Rgb, RgbImage};
 
@@ -113,14 +112,13 @@ impl RealData {
                 let invalid = |path: &Path, e: &dyn std::fmt::Display| RealDataError::Invalid { path: path.to_path_buf(), message: e.to_string() };
                 let image = image::open(&stamp.path).map_err(|e| invalid(&stamp.path, &e))?;
                 std::fs::create_dir_all(&dir).map_err(|e| invalid(&dir, &e))?;
-                // Written under a name of its own and renamed: a killed run leaves no
-                // half image (nor one a folder loader would pick up), and concurrent
-                // writers (parallel tests) never share one.
-                static WRITES: AtomicU64 = AtomicU64::new(0);
-                let unique = format!("{}-{}", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed));
-                let partial = dir.join(format!(".{}.{unique}.png.partial", stamp.name));
-                flatten_on_white(&image).save_with_format(&partial, image::ImageFormat::Png).map_err(|e| invalid(&partial, &e))?;
-                std::fs::rename(&partial, &target).map_err(|e| invalid(&target, &e))?;
+                // Atomic: a killed run leaves no half image (nor one a folder
+                // loader would pick up), and concurrent writers (parallel tests)
+                // each write a temporary file of their own.
+                taxa_core::atomic::write_atomic_with(&target, |tmp| {
+                    flatten_on_white(&image).save_with_format(tmp, image::ImageFormat::Png).map_err(std::io::Error::other)
+                })
+                .map_err(|e| invalid(&target, &e))?;
             }
             count += 1;
         }

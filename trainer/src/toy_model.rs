@@ -7,7 +7,7 @@ use image::{Rgb, RgbImage};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_int};
 use taxa_core::onnx_pb::ModelProto;
-use taxa_core::{BundleMetadata, OutputKind, PixelFormat, PixelsRef, PreprocessContract, Provenance, Taxonomy};
+use taxa_core::{BundleMetadata, OutputKind, PixelsRef, PreprocessContract, Provenance, Taxonomy};
 
 pub struct DemoSpecies {
     pub taxonomy: Taxonomy,
@@ -153,7 +153,7 @@ pub fn fit_bundle(per_species: usize, seed: u64) -> taxa_core::Result<(ModelProt
 
 /// Mean of each input channel after preprocessing: what the graph's pooling sees.
 fn mean_input(contract: &PreprocessContract, photo: &RgbImage) -> taxa_core::Result<[f32; 3]> {
-    let input = contract.apply(PixelsRef::new(photo.width(), photo.height(), PixelFormat::Rgb8, photo.as_raw())?)?;
+    let input = contract.apply(PixelsRef::try_from(photo)?)?;
     let plane = input.len() / 3;
     Ok([0, 1, 2].map(|c| input[c * plane..(c + 1) * plane].iter().sum::<f32>() / plane as f32))
 }

@@ -147,7 +147,6 @@ pub fn save_safetensors(net: &Network, path: &Path, metadata: Option<HashMap<Str
             safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes).map(|v| (name.clone(), v)).map_err(|e| write_err(e.to_string()))
         })
         .collect::<Result<_, _>>()?;
-    let tmp = path.with_extension("safetensors.partial");
-    safetensors::serialize_to_file(views, metadata, &tmp).map_err(|e| write_err(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| write_err(e.to_string()))
+    let bytes = safetensors::serialize(views, metadata).map_err(|e| write_err(e.to_string()))?;
+    taxa_core::atomic::write_atomic(path, &bytes).map_err(|e| write_err(e.to_string()))
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 use common::lite::{real_data, reference, shipped_weights};
 use common::*;
 use tch::{Device, Kind, Tensor, nn::VarStore};
-use taxa_core::{Classifier, ClassifyOptions, PixelFormat, PixelsRef, PreprocessContract};
+use taxa_core::{Classifier, ClassifyOptions, PixelsRef, PreprocessContract};
 use taxa_trainer::models::{Network, native_input_size, preprocess_contract, spec_for};
 use taxa_trainer::real_data::{COARSE_CLASSES, RealData};
 use taxa_trainer::weights::{HeadOutcome, load_state_dict, read_state_dict};
@@ -38,7 +38,7 @@ fn preprocess(photos: &[PathBuf], contract: &PreprocessContract) -> Tensor {
         .iter()
         .map(|p| {
             let rgb = taxa_core::decode_image_file(p, &Default::default()).unwrap();
-            let pixels = PixelsRef::new(rgb.width(), rgb.height(), PixelFormat::Rgb8, rgb.as_raw()).unwrap();
+            let pixels = PixelsRef::try_from(&rgb).unwrap();
             Tensor::from_slice(&contract.apply(pixels).unwrap()).view([1, 3, h as i64, w as i64])
         })
         .collect();

@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor, nn::VarStore};
 use taxa_core::PreprocessContract;
 use taxa_core::onnx_pb::ModelProto;
 use taxa_trainer::export::{ExportOptions, export_onnx};
-use taxa_trainer::models::{ARCHITECTURES, Network, spec_for};
+use taxa_trainer::models::{Network, architecture_names, spec_for};
 use tract_onnx::prelude::*;
 
 fn random_network(vs: &VarStore, arch: &str, classes: i64, seed: i64) -> Network {
@@ -44,7 +44,7 @@ const SMALL_INPUT: u32 = 64;
 
 #[test]
 fn every_architecture_exports_and_matches_tch_in_tract() {
-    for (i, arch) in ARCHITECTURES.iter().enumerate() {
+    for (i, arch) in architecture_names().enumerate() {
         let vs = VarStore::new(Device::Cpu);
         let net = random_network(&vs, arch, 10, 100 + i as i64);
         let size = SMALL_INPUT;
@@ -123,7 +123,7 @@ fn export_then_classify_gives_the_tch_top5() {
     image::RgbImage::from_fn(300, 200, |x, y| image::Rgb([(x % 256) as u8, (y * 3 % 256) as u8, ((x * y) % 251) as u8])).save(&photo).unwrap();
     let contract = PreprocessContract::imagenet();
     let rgb = taxa_core::decode_image_file(&photo, &Default::default()).unwrap();
-    let pixels = taxa_core::PixelsRef::new(rgb.width(), rgb.height(), taxa_core::PixelFormat::Rgb8, rgb.as_raw()).unwrap();
+    let pixels = taxa_core::PixelsRef::try_from(&rgb).unwrap();
     let input = Tensor::from_slice(&contract.apply(pixels).unwrap()).view([1, 3, 224, 224]);
     let logits = tch::no_grad(|| net.forward_t(&input, false)).squeeze_dim(0);
     let expected: Vec<i64> = Vec::try_from(&logits.argsort(0, true).narrow(0, 0, 5)).unwrap();

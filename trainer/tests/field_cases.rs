@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 
 use serde_json::{Value, json};
-use taxa_trainer::train::{DataSource, Mode, OptimizerKind, Schedule, TrainConfig, train};
+use taxa_trainer::train::{DataSource, Mode, TrainConfig, train};
 
 fn case(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/field-cases").join(relative)
@@ -71,29 +71,13 @@ const PHOTO2019: &str = "batchnorm-last-batch-of-one/inat2019_tiny/train_val2019
 fn config(data: DataSource, dir: &Path, batch_size: usize) -> TrainConfig {
     TrainConfig {
         data,
-        arch: "shufflenet_v2_x0_5".into(),
-        mode: Mode::Scratch,
-        weights: None,
         epochs: 1,
         batch_size,
-        optimizer: OptimizerKind::Sgd,
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 1e-4,
-        schedule: Schedule::Cosine,
-        step_epochs: 3,
-        gamma: 0.1,
-        label_smoothing: 0.0,
         input_size: 32,
-        augment: true,
-        cache_features: true,
-        min_images_per_class: 0,
-        val_fraction: 0.1,
-        seed: 42,
         device: "cpu".into(),
         mixed_precision: false,
         cache_dir: dir.join("cache"),
-        allow_truncated: false,
+        ..Default::default()
     }
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use tch::{Device, nn::VarStore};
-use taxa_trainer::models::{ARCHITECTURES, Network, spec_for};
+use taxa_trainer::models::{Network, architecture_names, spec_for};
 use taxa_trainer::weights::{HeadOutcome, WeightsError, load_state_dict, read_state_dict, save_safetensors};
 
 #[test]
@@ -15,8 +15,8 @@ fn state_dict_keys_and_shapes_match_torchvision() {
     python(&["keys", path_str(&out)]);
     let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     // EfficientNet-Lite is not torchvision's: tests/efficientnet_lite.rs checks it against its own reference.
-    for arch in ARCHITECTURES.iter().filter(|a| !a.starts_with("efficientnet_lite")) {
-        let expected: Vec<(String, Vec<i64>)> = reference[*arch]
+    for arch in architecture_names().filter(|a| !a.starts_with("efficientnet_lite")) {
+        let expected: Vec<(String, Vec<i64>)> = reference[arch]
             .as_array()
             .unwrap_or_else(|| panic!("{arch} missing from torchvision's list"))
             .iter()

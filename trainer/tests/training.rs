@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tch::Tensor;
 use taxa_trainer::synth::{SynthOptions, write_dataset};
-use taxa_trainer::train::{DataSource, Mode, OptimizerKind, Schedule, TrainConfig, resume, train};
+use taxa_trainer::train::{DataSource, Mode, TrainConfig, resume, train};
 
 /// A small iNaturalist-format dataset: 6 species, 12–40 photos each, 48 px.
 fn dataset(dir: &Path) -> PathBuf {
@@ -19,29 +19,17 @@ fn dataset(dir: &Path) -> PathBuf {
 fn config(root: &Path, dir: &Path) -> TrainConfig {
     TrainConfig {
         data: DataSource::inat(&taxa_trainer::data::find_inat(root, false).unwrap(), true),
-        arch: "shufflenet_v2_x0_5".into(),
-        mode: Mode::Scratch,
-        weights: None,
         epochs: 2,
         batch_size: 16,
-        optimizer: OptimizerKind::Sgd,
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 1e-4,
-        schedule: Schedule::Cosine,
         step_epochs: 1,
         gamma: 0.5,
         label_smoothing: 0.1,
         input_size: 32,
-        augment: true,
-        cache_features: true,
-        min_images_per_class: 0,
-        val_fraction: 0.1,
         seed: 3,
         device: "cpu".into(),
         mixed_precision: false,
         cache_dir: dir.join("cache"),
-        allow_truncated: false,
+        ..Default::default()
     }
 }
 

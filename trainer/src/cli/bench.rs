@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use image::{ImageEncoder, RgbImage, codecs::jpeg::JpegEncoder};
 use serde::Serialize;
-use taxa_core::{ClassifyOptions, PixelFormat, PixelsRef, decode_image};
+use taxa_core::{ClassifyOptions, PixelsRef, decode_image};
 
 use crate::ModelArgs;
 
@@ -68,7 +68,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let t0 = Instant::now();
         let image = decode_image(&bytes, &limits).with_context(|| format!("decoding {image_name}"))?;
         let t1 = Instant::now();
-        let input = classifier.preprocess(PixelsRef::new(image.width(), image.height(), PixelFormat::Rgb8, image.as_raw())?)?;
+        let input = classifier.preprocess(PixelsRef::try_from(&image)?)?;
         let t2 = Instant::now();
         let probabilities = classifier.infer(input)?;
         let t3 = Instant::now();

@@ -7,7 +7,7 @@ use serde_json::json;
 use taxa_core::{Classifier, ClassifyOptions};
 use taxa_trainer::real_data::RealData;
 use taxa_trainer::synth::{SynthOptions, write_dataset};
-use taxa_trainer::train::{DataSource, Mode, OptimizerKind, Schedule, TrainConfig, train};
+use taxa_trainer::train::{DataSource, TrainConfig, train};
 
 /// The README's main job. On real input (EfficientNet-Lite0's ImageNet
 /// weights and the photos scripts/fetch-real-data.sh fetches): export the
@@ -86,28 +86,10 @@ fn run_synthetic(args: DemoArgs, fallback_reason: Option<String>) -> anyhow::Res
     let config = TrainConfig {
         data: DataSource::inat(&taxa_trainer::data::find_inat(&data_dir, false)?, true),
         arch: args.arch.clone(),
-        mode: Mode::Scratch,
-        weights: None,
         epochs,
-        batch_size: 64,
-        optimizer: OptimizerKind::Sgd,
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 1e-4,
-        schedule: Schedule::Cosine,
-        step_epochs: 3,
-        gamma: 0.1,
-        label_smoothing: 0.0,
-        input_size: 64,
-        augment: true,
-        cache_features: true,
-        min_images_per_class: 0,
-        val_fraction: 0.1,
         seed: args.seed,
-        device: "auto".into(),
-        mixed_precision: true,
         cache_dir: args.out.join("cache"),
-        allow_truncated: false,
+        ..Default::default()
     };
     if !args.json {
         println!("2. train:  {} from scratch, {epochs} epochs (run folder {})", args.arch, run_dir.display());

@@ -12,7 +12,7 @@ use taxa_core::{BundleMetadata, Classifier, ClassifyOptions, OutputKind, Provena
 use taxa_trainer::export::{ExportOptions, export_onnx};
 use taxa_trainer::models::{Network, native_input_size, preprocess_contract, spec_for};
 use taxa_trainer::real_data::{COARSE_CLASSES, RealData};
-use taxa_trainer::train::{DataSource, Mode, OptimizerKind, RunSummary, Schedule, TrainConfig, train};
+use taxa_trainer::train::{DataSource, Mode, RunSummary, TrainConfig, train};
 use taxa_trainer::weights::{HeadOutcome, load_state_dict, read_state_dict};
 
 use super::demo::DemoArgs;
@@ -118,24 +118,11 @@ pub fn transfer_config(folder: &Path, mode: Mode, weights: Option<PathBuf>, epoc
         weights,
         epochs,
         batch_size: 32,
-        optimizer: OptimizerKind::Sgd,
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 1e-4,
-        schedule: Schedule::Cosine,
-        step_epochs: 3,
-        gamma: 0.1,
-        label_smoothing: 0.0,
         input_size: TRANSFER_INPUT,
-        augment: true,
-        cache_features: true,
-        min_images_per_class: 0,
         val_fraction: 0.3,
         seed,
-        device: "auto".into(),
-        mixed_precision: true,
         cache_dir: cache_dir.to_path_buf(),
-        allow_truncated: false,
+        ..Default::default()
     }
 }
 

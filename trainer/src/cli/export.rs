@@ -7,7 +7,7 @@ use serde_json::json;
 use taxa_core::{BundleMetadata, OutputKind, Provenance, Taxonomy, bundle};
 use taxa_trainer::checkpoint::read_checkpoint_info;
 use taxa_trainer::export::{ExportOptions, export_onnx};
-use taxa_trainer::models::{ARCHITECTURES, Network, native_input_size, preprocess_contract, spec_for};
+use taxa_trainer::models::{Network, architecture_names, native_input_size, preprocess_contract, spec_for};
 use taxa_trainer::weights::{HeadOutcome, load_state_dict, read_state_dict};
 
 #[derive(Args)]
@@ -52,7 +52,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let arch = match (&args.arch, &info) {
         (Some(a), _) => a.clone(),
         (None, Some(i)) => i.arch.clone(),
-        (None, None) => bail!("--arch is required with --weights (one of: {})", ARCHITECTURES.join(", ")),
+        (None, None) => bail!("--arch is required with --weights (one of: {})", architecture_names().collect::<Vec<_>>().join(", ")),
     };
     let mut labels = match &args.labels {
         Some(path) => Some(bundle::read_labels(path)?),
@@ -71,7 +71,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         None => info.as_ref().and_then(|i| i.taxonomy.clone()),
     };
 
-    let spec = spec_for(&arch, num_classes).with_context(|| format!("unknown architecture `{arch}` (known: {})", ARCHITECTURES.join(", ")))?;
+    let spec = spec_for(&arch, num_classes).with_context(|| format!("unknown architecture `{arch}` (known: {})", architecture_names().collect::<Vec<_>>().join(", ")))?;
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let net = Network::new(&vs.root(), spec);
     let source = args.weights.as_ref().or(args.checkpoint.as_ref()).expect("clap requires one");

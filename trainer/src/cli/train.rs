@@ -25,34 +25,34 @@ pub struct TrainArgs {
     /// Folder-per-class dataset.
     #[arg(long)]
     pub folder: Option<PathBuf>,
-    #[arg(long, default_value = "shufflenet_v2_x0_5")]
+    #[arg(long, default_value_t = TrainConfig::default().arch)]
     pub arch: String,
-    #[arg(long, value_enum, default_value_t = Mode::Scratch)]
+    #[arg(long, value_enum, default_value_t = TrainConfig::default().mode)]
     pub mode: Mode,
     /// Pretrained weights (torchvision names, .safetensors/.pth) or a taxa checkpoint.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     pub batch_size: usize,
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    #[arg(long, value_enum, default_value_t = TrainConfig::default().optimizer)]
     pub optimizer: OptimizerKind,
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
     pub lr: f64,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = TrainConfig::default().momentum)]
     pub momentum: f64,
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     pub weight_decay: f64,
-    #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
+    #[arg(long, value_enum, default_value_t = TrainConfig::default().schedule)]
     pub schedule: Schedule,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = TrainConfig::default().step_epochs)]
     pub step_epochs: usize,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = TrainConfig::default().gamma)]
     pub gamma: f64,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = TrainConfig::default().label_smoothing)]
     pub label_smoothing: f64,
-    /// Model input size (square; default 64, or EfficientNet-Lite's own
+    /// Model input size in pixels (square; default 64, or EfficientNet-Lite's own
     /// 224/240/260, which its ImageNet weights need).
     #[arg(long)]
     pub input_size: Option<u32>,
@@ -67,20 +67,20 @@ pub struct TrainArgs {
     #[arg(long)]
     pub no_feature_cache: bool,
     /// Drop classes with fewer images (the study used 100).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::default().min_images_per_class)]
     pub min_images_per_class: usize,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = TrainConfig::default().val_fraction)]
     pub val_fraction: f64,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// auto, cpu or cuda.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value_t = TrainConfig::default().device)]
     pub device: String,
     /// Keep float32 on CUDA (default: bf16 autocast).
     #[arg(long)]
     pub no_mixed_precision: bool,
     /// Decoded-image cache (shared between runs).
-    #[arg(long, default_value = "out/cache")]
+    #[arg(long, default_value_os_t = TrainConfig::default().cache_dir)]
     pub cache_dir: PathBuf,
     /// Run folder: checkpoints, metrics.jsonl, curves.png, best.onnx, final.onnx.
     #[arg(long, default_value = "out/run")]
@@ -154,7 +154,7 @@ impl TrainArgs {
 /// Training's default input: small for the zoo's synthetic-data runs, the
 /// native resolution for EfficientNet-Lite.
 pub fn default_input_size(arch: &str) -> u32 {
-    if arch.starts_with("efficientnet_lite") { taxa_trainer::models::native_input_size(arch) } else { 64 }
+    if arch.starts_with("efficientnet_lite") { taxa_trainer::models::native_input_size(arch) } else { TrainConfig::default().input_size }
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {

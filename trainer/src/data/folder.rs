@@ -26,7 +26,7 @@ pub fn load_folder(root: &Path) -> Result<RawDataset, DataError> {
     let mut class_dirs: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     class_dirs.sort();
     if class_dirs.is_empty() {
-        let inat = super::inat::looks_like_inat(root);
+        let inat = super::inat_layout::looks_like_inat(root);
         let hint = if inat { " (iNaturalist annotation files: use --inat instead of --folder)" } else { "" };
         return Err(invalid(format!(
             "no class folders (expected root/<class>/<image>); it holds {}{hint}",
@@ -48,7 +48,7 @@ pub fn load_folder(root: &Path) -> Result<RawDataset, DataError> {
         classes.push(ClassInfo { taxonomy: Taxonomy::species_only(label.clone()), label });
     }
     if train.is_empty() {
-        let inat = super::inat::looks_like_inat(root);
+        let inat = super::inat_layout::looks_like_inat(root);
         let hint = if inat { " (iNaturalist annotation files: use --inat instead of --folder)" } else { "" };
         return Err(invalid(format!(
             "{} class folders but no images in them (image files end in .{}); it holds {}{hint}",

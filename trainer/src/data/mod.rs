@@ -1,15 +1,19 @@
 //! Datasets: the iNaturalist competition layouts (2017, 2018, 2019, 2021)
-//! and folder-per-class layouts, class pruning, seeded stratified splits,
+//! and folder-per-class layouts (chosen by [`DataSource`]), class pruning, seeded stratified splits,
 //! and the decoded-image cache.
 
 mod cache;
 mod folder;
 mod inat;
+mod inat_layout;
+mod source;
 mod split;
 
 pub use cache::{ImageCache, build_cache};
 pub use folder::load_folder;
-pub use inat::{InatFiles, InatLayout, find_inat, load_inat};
+pub use inat::load_inat;
+pub use inat_layout::{InatFiles, InatLayout, find_inat};
+pub use source::DataSource;
 pub use split::{Prepared, prepare};
 
 use std::path::PathBuf;

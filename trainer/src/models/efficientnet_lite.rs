@@ -129,10 +129,10 @@ pub fn efficientnet_lite2(num_classes: i64) -> NetSpec {
     efficientnet_lite("efficientnet_lite2", num_classes)
 }
 
-/// The resolution a Lite variant's published weights were trained at
-/// (224, 240, 260), or `None` for another architecture.
-pub fn native_input_size(arch: &str) -> Option<u32> {
-    VARIANTS.iter().find(|v| v.0 == arch).map(|v| v.3)
+/// The resolution variant `index` (0, 1, 2 for Lite0–2) of the published
+/// weights was trained at: 224, 240, 260 pixels.
+pub const fn resolution(index: usize) -> u32 {
+    VARIANTS[index].3
 }
 
 /// Lite's preprocessing at `size`: the TensorFlow builder's normalisation,
@@ -163,8 +163,7 @@ mod tests {
 
     #[test]
     fn native_sizes_and_contracts() {
-        assert_eq!(native_input_size("efficientnet_lite2"), Some(260));
-        assert_eq!(native_input_size("resnext50_32x4d"), None);
+        assert_eq!([resolution(0), resolution(1), resolution(2)], [224, 240, 260]);
         let c = contract(240);
         assert_eq!(c.input_size().unwrap(), (240, 240));
         assert_eq!(c.resize, taxa_core::preprocess::Resize::ShorterSide { size: 274 });

@@ -4,20 +4,26 @@
 //! ([`Network`]) and the ONNX exporter, so the two cannot disagree.
 
 mod alexnet;
+mod builder;
 mod densenet;
 mod efficientnet_lite;
+#[cfg(feature = "train")]
 mod network;
 mod resnext;
 mod shufflenet;
 mod squeezenet;
+mod zoo;
 
 pub use alexnet::alexnet;
+pub use builder::SpecBuilder;
 pub use densenet::{densenet121, densenet161, densenet169, densenet201};
 pub use efficientnet_lite::{efficientnet_lite0, efficientnet_lite1, efficientnet_lite2};
+#[cfg(feature = "train")]
 pub use network::{Network, channels_last};
 pub use resnext::{resnext50_32x4d, resnext101_32x8d};
 pub use shufflenet::{shufflenet_v2_x0_5, shufflenet_v2_x1_0, shufflenet_v2_x1_5, shufflenet_v2_x2_0};
 pub use squeezenet::{squeezenet1_0, squeezenet1_1};
+pub use zoo::{ARCHITECTURES, Architecture, architecture, architecture_names, native_input_size, preprocess_contract, spec_for};
 
 /// Index of a value (a node's output) in a [`NetSpec`].
 pub type Value = usize;
@@ -239,177 +245,13 @@ impl NetSpec {
     }
 }
 
-/// Builds a [`NetSpec`] in execution order. Layer methods take the module
-/// name as torchvision spells it.
-#[derive(Debug, Default)]
-pub struct SpecBuilder {
-    nodes: Vec<Node>,
-}
-
-impl SpecBuilder {
-    /// A builder holding the input node; returns it with the input value.
-    pub fn new() -> (Self, Value) {
-        (SpecBuilder { nodes: vec![Node { op: Op::Input, inputs: vec![] }] }, 0)
-    }
-
-    fn push(&mut self, op: Op, inputs: Vec<Value>) -> Value {
-        self.nodes.push(Node { op, inputs });
-        self.nodes.len() - 1
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv(&mut self, module: &str, x: Value, in_channels: i64, out_channels: i64, kernel: i64, stride: i64, padding: i64, groups: i64, bias: bool) -> Value {
-        let op = Op::Conv2d { module: module.into(), in_channels, out_channels, kernel, stride, padding, groups, bias };
-        self.push(op, vec![x])
-    }
-
-    /// BatchNorm with torchvision's epsilon and momentum.
-    pub fn batch_norm(&mut self, module: &str, x: Value, channels: i64) -> Value {
-        self.batch_norm_with(module, x, channels, BN_EPS, BN_MOMENTUM)
-    }
-
-    pub fn batch_norm_with(&mut self, module: &str, x: Value, channels: i64, eps: f64, momentum: f64) -> Value {
-        self.push(Op::BatchNorm2d { module: module.into(), channels, eps, momentum }, vec![x])
-    }
-
-    pub fn relu(&mut self, x: Value) -> Value {
-        self.push(Op::Relu, vec![x])
-    }
-
-    pub fn relu6(&mut self, x: Value) -> Value {
-        self.push(Op::Relu6, vec![x])
-    }
-
-    pub fn same_pad(&mut self, x: Value, kernel: i64, stride: i64) -> Value {
-        self.push(Op::SamePad { kernel, stride }, vec![x])
-    }
-
-    pub fn drop_connect(&mut self, x: Value, p: f64) -> Value {
-        self.push(Op::DropConnect { p }, vec![x])
-    }
-
-    pub fn max_pool(&mut self, x: Value, kernel: i64, stride: i64, padding: i64, ceil_mode: bool) -> Value {
-        self.push(Op::MaxPool2d { kernel, stride, padding, ceil_mode }, vec![x])
-    }
-
-    pub fn avg_pool(&mut self, x: Value, kernel: i64, stride: i64) -> Value {
-        self.push(Op::AvgPool2d { kernel, stride }, vec![x])
-    }
-
-    pub fn adaptive_avg_pool(&mut self, x: Value, size: i64) -> Value {
-        self.push(Op::AdaptiveAvgPool2d { size }, vec![x])
-    }
-
-    pub fn flatten(&mut self, x: Value) -> Value {
-        self.push(Op::Flatten, vec![x])
-    }
-
-    pub fn linear(&mut self, module: &str, x: Value, in_features: i64, out_features: i64) -> Value {
-        self.push(Op::Linear { module: module.into(), in_features, out_features }, vec![x])
-    }
-
-    pub fn dropout(&mut self, x: Value, p: f64) -> Value {
-        self.push(Op::Dropout { p }, vec![x])
-    }
-
-    pub fn concat(&mut self, xs: &[Value]) -> Value {
-        self.push(Op::Concat, xs.to_vec())
-    }
-
-    pub fn add(&mut self, a: Value, b: Value) -> Value {
-        self.push(Op::Add, vec![a, b])
-    }
-
-    pub fn channel_shuffle(&mut self, x: Value, groups: i64) -> Value {
-        self.push(Op::ChannelShuffle { groups }, vec![x])
-    }
-
-    pub fn channel_slice(&mut self, x: Value, start: i64, end: i64) -> Value {
-        self.push(Op::ChannelSlice { start, end }, vec![x])
-    }
-
-    /// conv → batch norm (→ relu), the commonest unit.
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv_bn(&mut self, conv: &str, bn: &str, x: Value, cin: i64, cout: i64, kernel: i64, stride: i64, padding: i64, groups: i64, relu: bool) -> Value {
-        let x = self.conv(conv, x, cin, cout, kernel, stride, padding, groups, false);
-        let x = self.batch_norm(bn, x, cout);
-        if relu { self.relu(x) } else { x }
-    }
-
-    pub fn finish(self, arch: &str, head: &str, num_classes: i64) -> NetSpec {
-        NetSpec { arch: arch.into(), nodes: self.nodes, head: head.into(), num_classes }
-    }
-}
-
-/// Every architecture taxa builds, by torchvision constructor name.
-pub const ARCHITECTURES: [&str; 16] = [
-    "alexnet",
-    "densenet121",
-    "densenet161",
-    "densenet169",
-    "densenet201",
-    "squeezenet1_0",
-    "squeezenet1_1",
-    "shufflenet_v2_x0_5",
-    "shufflenet_v2_x1_0",
-    "shufflenet_v2_x1_5",
-    "shufflenet_v2_x2_0",
-    "resnext50_32x4d",
-    "resnext101_32x8d",
-    "efficientnet_lite0",
-    "efficientnet_lite1",
-    "efficientnet_lite2",
-];
-
-/// The spec for a named architecture.
-pub fn spec_for(arch: &str, num_classes: i64) -> Option<NetSpec> {
-    Some(match arch {
-        "alexnet" => alexnet(num_classes),
-        "densenet121" => densenet121(num_classes),
-        "densenet161" => densenet161(num_classes),
-        "densenet169" => densenet169(num_classes),
-        "densenet201" => densenet201(num_classes),
-        "squeezenet1_0" => squeezenet1_0(num_classes),
-        "squeezenet1_1" => squeezenet1_1(num_classes),
-        "shufflenet_v2_x0_5" => shufflenet_v2_x0_5(num_classes),
-        "shufflenet_v2_x1_0" => shufflenet_v2_x1_0(num_classes),
-        "shufflenet_v2_x1_5" => shufflenet_v2_x1_5(num_classes),
-        "shufflenet_v2_x2_0" => shufflenet_v2_x2_0(num_classes),
-        "resnext50_32x4d" => resnext50_32x4d(num_classes),
-        "resnext101_32x8d" => resnext101_32x8d(num_classes),
-        "efficientnet_lite0" => efficientnet_lite0(num_classes),
-        "efficientnet_lite1" => efficientnet_lite1(num_classes),
-        "efficientnet_lite2" => efficientnet_lite2(num_classes),
-        _ => return None,
-    })
-}
-
-/// The input size an architecture's published weights were trained at:
-/// 224 for torchvision's, 224/240/260 for EfficientNet-Lite0/1/2.
-pub fn native_input_size(arch: &str) -> u32 {
-    efficientnet_lite::native_input_size(arch).unwrap_or(224)
-}
-
-/// The preprocessing an architecture's published weights expect, at
-/// `input_size` (square, pixels): the ImageNet recipe (shorter side to
-/// size × 256/224, centre crop, bilinear) with torchvision's mean and std,
-/// or the Lite family's `(pixel − 127) / 128`. This is what export and
-/// training write into a bundle when the user passes nothing else.
-pub fn preprocess_contract(arch: &str, input_size: u32) -> taxa_core::PreprocessContract {
-    if efficientnet_lite::native_input_size(arch).is_some() {
-        efficientnet_lite::contract(input_size)
-    } else {
-        taxa_core::PreprocessContract::imagenet_sized(input_size)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_architecture_infers_shapes_at_224() {
-        for arch in ARCHITECTURES {
+        for arch in architecture_names() {
             let spec = spec_for(arch, 10).unwrap();
             let shapes = spec.infer_shapes(224, 224).unwrap_or_else(|e| panic!("{arch}: {e}"));
             assert_eq!(shapes[spec.output()], [10, 1, 1], "{arch}");

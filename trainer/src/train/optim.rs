@@ -84,9 +84,8 @@ impl Optimizer {
             named.push((format!("second.{k}"), t.to_device(tch::Device::Cpu)));
         }
         named.push(("step".into(), Tensor::from_slice(&[self.step]).to_kind(Kind::Int64)));
-        let tmp = path.with_extension("safetensors.partial");
-        Tensor::write_safetensors(&named, &tmp)?;
-        std::fs::rename(&tmp, path).map_err(|e| tch::TchError::FileFormat(e.to_string()))
+        taxa_core::atomic::write_atomic_with(path, |tmp| Tensor::write_safetensors(&named, tmp).map_err(std::io::Error::other))
+            .map_err(|e| tch::TchError::FileFormat(format!("{}: {e}", path.display())))
     }
 
     pub fn load(&mut self, path: &Path, device: tch::Device) -> Result<(), tch::TchError> {

@@ -1,0 +1,145 @@
+//! What defines a run: [`TrainConfig`] with the `taxa train` defaults
+//! (the CLI's flags take theirs from [`TrainConfig::default`]).
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+use taxa_core::PreprocessContract;
+use tch::Device;
+
+use super::OptimizerKind;
+use crate::data::DataSource;
+use crate::models::spec_for;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Random initialisation, everything trains.
+    Scratch,
+    /// Pretrained weights, everything trains.
+    Finetune,
+    /// Pretrained weights, only the head trains.
+    Frozen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Cosine,
+    Step,
+    Constant,
+}
+
+/// Everything that defines a run; saved as `config.json` in the run folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub data: DataSource,
+    pub arch: String,
+    pub mode: Mode,
+    /// torchvision-named weights or a taxa checkpoint (finetune, frozen).
+    pub weights: Option<PathBuf>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    /// Step schedule: multiply the rate by `gamma` every `step_epochs`.
+    pub step_epochs: usize,
+    pub gamma: f64,
+    pub label_smoothing: f64,
+    pub input_size: u32,
+    /// Random resized crop and horizontal flip while training.
+    pub augment: bool,
+    /// Frozen mode: compute backbone features once and train the head on them.
+    pub cache_features: bool,
+    pub min_images_per_class: usize,
+    pub val_fraction: f64,
+    pub seed: u64,
+    /// `auto` (CUDA when available), `cpu` or `cuda`.
+    pub device: String,
+    /// On CUDA: bf16 autocast and channels-last.
+    pub mixed_precision: bool,
+    pub cache_dir: PathBuf,
+    /// Train on the part that decodes of files cut short, instead of
+    /// skipping and listing them.
+    #[serde(default)]
+    pub allow_truncated: bool,
+}
+
+/// The `taxa train` defaults (the CLI's flags take theirs from here): a
+/// ShuffleNetV2 x0.5 from scratch at 64×64 pixels, 10 epochs of SGD
+/// (lr 0.05, momentum 0.9, weight decay 1e-4) on a cosine schedule, batches
+/// of 64, augmentation on, 10 % of the images held out, seed 42, caches in
+/// `out/cache`. `data` has no sensible default: the empty folder it holds is
+/// refused by [`super::train`] until set.
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            data: DataSource::Folder { root: PathBuf::new() },
+            arch: "shufflenet_v2_x0_5".into(),
+            mode: Mode::Scratch,
+            weights: None,
+            epochs: 10,
+            batch_size: 64,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            schedule: Schedule::Cosine,
+            step_epochs: 3,
+            gamma: 0.1,
+            label_smoothing: 0.0,
+            input_size: 64,
+            augment: true,
+            cache_features: true,
+            min_images_per_class: 0,
+            val_fraction: 0.1,
+            seed: 42,
+            device: "auto".into(),
+            mixed_precision: true,
+            cache_dir: PathBuf::from("out/cache"),
+            allow_truncated: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The architecture's preprocessing at `input_size` (see [`crate::models::preprocess_contract`]).
+    pub fn contract(&self) -> PreprocessContract {
+        crate::models::preprocess_contract(&self.arch, self.input_size)
+    }
+
+    pub(super) fn device(&self) -> anyhow::Result<Device> {
+        Ok(match self.device.as_str() {
+            "auto" => Device::cuda_if_available(),
+            "cpu" => Device::Cpu,
+            "cuda" if tch::Cuda::is_available() => Device::Cuda(0),
+            "cuda" => bail!("--device cuda, but libtorch sees no CUDA device (check `taxa devices`)"),
+            other => bail!("unknown device `{other}` (auto, cpu, cuda)"),
+        })
+    }
+
+    pub(super) fn lr_at(&self, epoch: usize) -> f64 {
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Step => self.lr * self.gamma.powi((epoch / self.step_epochs.max(1)) as i32),
+            Schedule::Cosine => self.lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / self.epochs as f64).cos()),
+        }
+    }
+
+    pub(super) fn validate(&self) -> anyhow::Result<()> {
+        if let DataSource::Folder { root } = &self.data {
+            anyhow::ensure!(!root.as_os_str().is_empty(), "no dataset: give --inat DIR or --folder DIR");
+        }
+        anyhow::ensure!(self.epochs > 0, "--epochs must be at least 1");
+        anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
+        anyhow::ensure!(self.lr > 0.0, "--lr must be positive");
+        anyhow::ensure!((0.0..1.0).contains(&self.label_smoothing), "--label-smoothing must be in [0, 1)");
+        anyhow::ensure!(self.mode == Mode::Scratch || self.weights.is_some(), "--mode {:?} needs --weights (torchvision names or a taxa checkpoint)", self.mode);
+        anyhow::ensure!(spec_for(&self.arch, 2).is_some(), "unknown architecture `{}`", self.arch);
+        Ok(())
+    }
+}

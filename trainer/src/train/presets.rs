@@ -1,0 +1,137 @@
+//! Data presets (torchvision's `presets.py` and `load_data`): which
+//! preprocessing each split is cached under, the training augmentation, and
+//! the batch builder that turns cached pixels into the network's input.
+
+use rand::{Rng, rngs::StdRng};
+use tch::{Device, Kind, Tensor};
+use taxa_core::preprocess::{Crop, Interpolation, Layout, Resize, resample};
+use taxa_core::{PixelFormat, PixelsRef, PreprocessContract};
+
+use super::{Mode, TrainConfig};
+use crate::data::{ImageCache, Prepared, build_cache, prepare};
+
+/// The dataset, split, with each split decoded into its cache.
+pub(super) struct Splits {
+    pub prepared: Prepared,
+    pub train_cache: ImageCache,
+    pub val_cache: ImageCache,
+}
+
+/// Loads, prunes and splits the dataset and caches both splits: validation
+/// under the architecture's contract (what the device runs), training under
+/// the centre square at the resize size when it is augmented (random crops
+/// are taken from it), else under the same contract.
+pub(super) fn load_data(config: &TrainConfig, progress: bool) -> anyhow::Result<Splits> {
+    let raw = config.data.load()?;
+    let prepared = prepare(raw, config.min_images_per_class, config.val_fraction, config.seed)?;
+    let eval = config.contract();
+    let Resize::ShorterSide { size } = eval.resize else { unreachable!("imagenet contract") };
+    let mut square = eval.clone();
+    square.crop = Crop::Center { width: size, height: size };
+    let train_contract = if config.augment && !(config.mode == Mode::Frozen && config.cache_features) { square } else { eval.clone() };
+    let train_cache = build_cache(&prepared.train, &train_contract, &config.cache_dir, "training images", progress, config.allow_truncated)?;
+    let val_cache = build_cache(&prepared.val, &eval, &config.cache_dir, "validation images", progress, config.allow_truncated)?;
+    Ok(Splits { prepared, train_cache, val_cache })
+}
+
+/// The cached pixels of a batch's slots, one image after another (8-bit
+/// RGB, HWC): what [`to_input`] takes.
+pub(super) fn gather(cache: &ImageCache, slots: impl IntoIterator<Item = usize>) -> Vec<u8> {
+    slots.into_iter().flat_map(|slot| cache.pixels(slot).iter().copied()).collect()
+}
+
+/// The input the device feeds the bundle, for `n` cached 8-bit RGB images
+/// (HWC, `w`×`h` pixels): float32 on `device`, normalised with core's
+/// [`PreprocessContract::normalization`] in the contract's channel order,
+/// shaped `[n, 3, h, w]` (NCHW) or `[n, h, w, 3]` (NHWC) as its layout says.
+/// Equal, image by image, to what [`PreprocessContract::apply`] gives for
+/// the same resized pixels.
+pub fn batch_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &PreprocessContract, device: Device) -> Tensor {
+    let norm = contract.normalization();
+    let x = Tensor::from_slice(pixels).view([n as i64, h as i64, w as i64, 3]).to_device(device);
+    let source = Tensor::from_slice(&norm.source.map(|c| c as i64)).to_device(device);
+    let scale = Tensor::from_slice(&norm.scale).to_device(device);
+    let bias = Tensor::from_slice(&norm.bias).to_device(device);
+    let x = x.index_select(3, &source).to_kind(Kind::Float) * scale + bias;
+    match contract.layout {
+        Layout::Nchw => x.permute([0, 3, 1, 2]).contiguous(),
+        Layout::Nhwc => x,
+    }
+}
+
+/// A [`batch_input`] as the tch network takes it (NCHW): an NHWC batch is
+/// transposed, as the exported graph transposes it.
+pub fn network_input(input: Tensor, layout: Layout) -> Tensor {
+    match layout {
+        Layout::Nchw => input,
+        Layout::Nhwc => input.permute([0, 3, 1, 2]),
+    }
+}
+
+/// [`batch_input`] then [`network_input`].
+pub(super) fn to_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &PreprocessContract, device: Device) -> Tensor {
+    network_input(batch_input(pixels, n, w, h, contract, device), contract.layout)
+}
+
+/// Random resized crop (area 35–100 %, aspect 3/4–4/3) and a coin-flip mirror.
+pub(super) fn augment(pixels: &[u8], side: u32, out: u32, rng: &mut StdRng) -> Vec<u8> {
+    let s = side as f64;
+    let area = s * s * rng.random_range(0.35..1.0);
+    let ratio = (rng.random_range((0.75f64).ln()..(4.0f64 / 3.0).ln())).exp();
+    let w = (area * ratio).sqrt().min(s);
+    let h = (area / ratio).sqrt().min(s);
+    let (left, top) = (rng.random_range(0.0..=(s - w)), rng.random_range(0.0..=(s - h)));
+    let src = PixelsRef::new(side, side, PixelFormat::Rgb8, pixels).expect("cached image");
+    let mut crop = resample(src, (left, top, w, h), out, out, Interpolation::Bilinear).expect("valid window");
+    if rng.random_bool(0.5) {
+        for row in crop.chunks_exact_mut(out as usize * 3) {
+            let pixels: Vec<[u8; 3]> = row.chunks_exact(3).rev().map(|p| [p[0], p[1], p[2]]).collect();
+            row.copy_from_slice(pixels.as_flattened());
+        }
+    }
+    crop
+}
+
+/// The batch size training uses: `requested`, or the whole training set
+/// when it is smaller than one batch. BatchNorm cannot estimate statistics
+/// from one image (its variance is undefined at 1×1 feature maps), so a
+/// training set of one image is refused.
+pub(super) fn training_batch_size(train_images: usize, requested: usize) -> anyhow::Result<usize> {
+    let size = requested.min(train_images);
+    anyhow::ensure!(
+        size >= MIN_TRAINING_BATCH,
+        "{train_images} usable training image(s): training needs batches of at least {MIN_TRAINING_BATCH} (BatchNorm estimates its statistics from each batch); add images or lower --val-fraction"
+    );
+    Ok(size)
+}
+
+/// The smallest batch BatchNorm's statistics are taken from.
+const MIN_TRAINING_BATCH: usize = 2;
+
+/// An epoch's training batches: `order` in chunks of `batch_size`, without
+/// the final incomplete batch (PyTorch's `drop_last`). A tiny last batch
+/// corrupts BatchNorm's running statistics (a batch of one gives NaN); the
+/// images it would have held are reshuffled into full batches next epoch.
+pub(super) fn training_batches(order: &[usize], batch_size: usize) -> Vec<&[usize]> {
+    order.chunks_exact(batch_size).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_incomplete_last_batch_is_dropped() {
+        let order: Vec<usize> = (0..33).collect();
+        let sizes = |b: usize| training_batches(&order, b).iter().map(|b| b.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(16), [16, 16], "33 = 2 × 16 + 1: the batch of one is dropped");
+        assert_eq!(sizes(15), [15, 15]);
+        assert_eq!(sizes(11), [11, 11, 11]);
+        assert_eq!(training_batches(&order, 16)[1], &order[16..32]);
+        assert_eq!(training_batch_size(33, 16).unwrap(), 16);
+        assert_eq!(training_batch_size(33, 64).unwrap(), 33, "a small set trains in one batch");
+        assert_eq!(training_batch_size(2, 64).unwrap(), 2);
+        let err = training_batch_size(1, 64).unwrap_err().to_string();
+        assert!(err.contains("1 usable training image(s)"), "{err}");
+    }
+}

@@ -1,0 +1,203 @@
+//! The run folder: `config.json`, `state.json` (the commit point of each
+//! epoch), `metrics.jsonl`, per-epoch checkpoints and optimiser state,
+//! `best.onnx`/`final.onnx`, `curves.png`, `skipped.txt` and `report.json`.
+//! Every file that a resume reads is written atomically.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use taxa_core::atomic::write_atomic;
+use taxa_core::{BundleMetadata, OutputKind, Provenance, bundle};
+
+use super::evaluate::Evaluation;
+use super::presets::Splits;
+use super::{TrainConfig, plots};
+use crate::data::{DataSource, ImageCache, InatLayout, Prepared};
+use crate::export::{ExportOptions, export_onnx};
+use crate::models::Network;
+
+/// One epoch's numbers, one line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_top1_error: f64,
+    pub val_loss: f64,
+    pub val_top1_error: f64,
+    pub val_top5_error: f64,
+    /// Counting the pruned classes' validation images as errors.
+    pub val_top1_error_all_classes: f64,
+    pub images_per_second: f64,
+    pub seconds: f64,
+}
+
+/// Progress of a run; `state.json`, written last each epoch (the commit point).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct RunState {
+    pub epochs_done: usize,
+    pub best_val_top1_error: Option<f64>,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    pub classes: usize,
+    pub pruned_classes: usize,
+    pub train_images: usize,
+    pub val_images: usize,
+    pub skipped_images: usize,
+    pub history: Vec<EpochMetrics>,
+    pub best_bundle: PathBuf,
+    pub final_bundle: PathBuf,
+    pub per_class_accuracy: Vec<(String, f64, usize)>,
+    pub most_confused: Vec<(String, String, usize)>,
+}
+
+/// A run folder's files.
+pub(super) struct RunDir<'a>(pub &'a Path);
+
+impl RunDir<'_> {
+    pub fn checkpoint(&self, epochs_done: usize) -> PathBuf {
+        self.0.join(format!("checkpoint-{epochs_done}.safetensors"))
+    }
+
+    pub fn optimizer(&self, epochs_done: usize) -> PathBuf {
+        self.0.join(format!("optimizer-{epochs_done}.safetensors"))
+    }
+
+    pub fn skipped_list(&self) -> PathBuf {
+        self.0.join("skipped.txt")
+    }
+
+    pub fn write_json(&self, name: &str, value: &impl Serialize, pretty: bool) -> anyhow::Result<()> {
+        let bytes = if pretty { serde_json::to_vec_pretty(value)? } else { serde_json::to_vec(value)? };
+        let path = self.0.join(name);
+        write_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))
+    }
+
+    pub fn read_config(&self) -> anyhow::Result<TrainConfig> {
+        let path = self.0.join("config.json");
+        let bytes = std::fs::read(&path).with_context(|| format!("{} is not a taxa run folder (no config.json)", self.0.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// The committed progress, or `None` before the first epoch finished.
+    pub fn read_state(&self) -> anyhow::Result<Option<RunState>> {
+        match std::fs::read(self.0.join("state.json")) {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).context("reading state.json")?)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Lists the images both caches skipped, with the reason, in `skipped.txt`.
+    pub fn write_skipped(&self, caches: [&ImageCache; 2]) -> anyhow::Result<()> {
+        if caches.iter().all(|c| c.skipped.is_empty()) {
+            return Ok(());
+        }
+        let mut text = String::new();
+        for (path, why) in caches.iter().flat_map(|c| &c.skipped) {
+            text.push_str(&format!("{}\t{}\n", path.display(), why.replace('\n', " ")));
+        }
+        let path = self.skipped_list();
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Metrics of the `epochs_done` completed epochs. They survive a resume;
+    /// later lines (an epoch killed after logging) are dropped from the file.
+    pub fn committed_metrics(&self, epochs_done: usize) -> anyhow::Result<Vec<EpochMetrics>> {
+        let path = self.0.join("metrics.jsonl");
+        let history: Vec<EpochMetrics> =
+            std::fs::read_to_string(&path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).take(epochs_done).collect();
+        let text: String = history.iter().map(|m| serde_json::to_string(m).expect("serialises") + "\n").collect();
+        write_atomic(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        Ok(history)
+    }
+
+    pub fn append_metrics(&self, metrics: &EpochMetrics) -> anyhow::Result<()> {
+        let mut log = std::fs::OpenOptions::new().append(true).create(true).open(self.0.join("metrics.jsonl"))?;
+        writeln!(log, "{}", serde_json::to_string(metrics)?)?;
+        Ok(())
+    }
+
+    /// Removes the checkpoint and optimiser state of epoch `epochs_done`
+    /// once a later one is committed.
+    pub fn remove_epoch(&self, epochs_done: usize) {
+        let _ = std::fs::remove_file(self.checkpoint(epochs_done));
+        let _ = std::fs::remove_file(self.optimizer(epochs_done));
+    }
+}
+
+/// Exports `net` with the run's contract, labels, taxonomy and provenance.
+pub(super) fn write_bundle(net: &Network, config: &TrainConfig, prepared: &Prepared, metrics: &EpochMetrics, path: &Path) -> anyhow::Result<()> {
+    let contract = config.contract();
+    let model = export_onnx(net, &contract, ExportOptions::default())?;
+    let mut provenance = Provenance {
+        dataset: Some(match &config.data {
+            DataSource::Inat { train_json, .. } => train_json.display().to_string(),
+            DataSource::Folder { root } => root.display().to_string(),
+        }),
+        epochs: Some(metrics.epoch as u32),
+        val_top1_error: Some(metrics.val_top1_error),
+        val_top5_error: Some(metrics.val_top5_error),
+        ..Default::default()
+    };
+    if let DataSource::Inat { train_json, .. } = &config.data {
+        let name = train_json.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        provenance.extra.insert("dataset_layout".into(), InatLayout::of_train_file(name).unwrap_or(InatLayout::Other).to_string());
+    }
+    provenance.extra.insert("mode".into(), format!("{:?}", config.mode).to_lowercase());
+    provenance.extra.insert("seed".into(), config.seed.to_string());
+    provenance.extra.insert("pruned_classes".into(), prepared.pruned.len().to_string());
+    provenance.extra.insert("val_top1_error_all_classes".into(), format!("{:.4}", metrics.val_top1_error_all_classes));
+    let metadata = BundleMetadata {
+        labels: prepared.classes.iter().map(|c| c.label.clone()).collect(),
+        taxonomy: Some(prepared.classes.iter().map(|c| c.taxonomy.clone()).collect()),
+        preprocess: contract,
+        output: OutputKind::Logits,
+        architecture: Some(config.arch.clone()),
+        provenance: Some(provenance),
+    };
+    bundle::write_bundle(path, model, &metadata).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The run's loss and error curves; a missing font only costs the plot.
+pub(super) fn plot_run(run_dir: &Path, history: &[EpochMetrics]) {
+    let series = |name: &str, f: fn(&EpochMetrics) -> f64| plots::Series { name: name.into(), points: history.iter().map(|m| (m.epoch as f64, f(m))).collect() };
+    let panels = [
+        ("loss", vec![series("train", |m| m.train_loss), series("validation", |m| m.val_loss)]),
+        ("top-1 error", vec![series("train", |m| m.train_top1_error), series("validation", |m| m.val_top1_error)]),
+    ];
+    if let Err(e) = plots::plot_panels(&run_dir.join("curves.png"), &panels) {
+        eprintln!("warning: curves.png not drawn: {e}");
+    }
+}
+
+/// The report of a finished run: per-class accuracy and the ten commonest
+/// confusions from the last evaluation.
+pub(super) fn summarise(run_dir: &Path, data: &Splits, eval: Evaluation, history: Vec<EpochMetrics>, train_images: usize, val_images: usize, final_bundle: PathBuf) -> RunSummary {
+    let classes = data.prepared.classes.len();
+    let labels: Vec<String> = data.prepared.classes.iter().map(|c| c.label.clone()).collect();
+    let per_class_accuracy: Vec<(String, f64, usize)> = (0..classes)
+        .map(|c| (labels[c].clone(), if eval.class_total[c] > 0 { eval.class_correct[c] as f64 / eval.class_total[c] as f64 } else { f64::NAN }, eval.class_total[c]))
+        .collect();
+    let mut confusions: Vec<((usize, usize), usize)> = eval.confusions.into_iter().collect();
+    confusions.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let most_confused = confusions.into_iter().take(10).map(|((t, p), n)| (labels[t].clone(), labels[p].clone(), n)).collect();
+    RunSummary {
+        run_dir: run_dir.to_path_buf(),
+        classes,
+        pruned_classes: data.prepared.pruned.len(),
+        train_images,
+        val_images,
+        skipped_images: data.train_cache.skipped.len() + data.val_cache.skipped.len(),
+        history,
+        best_bundle: run_dir.join("best.onnx"),
+        final_bundle,
+        per_class_accuracy,
+        most_confused,
+    }
+}
