@@ -79,8 +79,9 @@ arm64_parity() {
     [ -f "$data/.complete" ] || { say "no real photos in $data (run scripts/fetch-real-data.sh)"; exit 2; }
     local photos=()
     mapfile -t photos < <(python3 "$ROOT/scripts/cross_parity.py" photos "$data")
-    cargo build --release --locked -p taxa-trainer --bin taxa
-    cargo build --release --locked -p taxa-core --example probabilities
+    # The host build with scripts/test.sh's feature set (a different set
+    # would compile tract again); the arm64 one with arm64-test's.
+    cargo build --release --locked --workspace --features taxa-ffi/bindgen --bins --example probabilities
     cargo build --release --locked -p taxa-core --example probabilities --target "$ARM64"
     local models=()
     mapfile -t models < <(python3 "$ROOT/scripts/cross_parity.py" models "$work" "$ROOT/target/release/taxa")
