@@ -27,7 +27,7 @@ use crate::classifier::Classifier;
 use crate::classify::{Classification, ClassifyOptions};
 use crate::error::{Result, TaxaError};
 use crate::pixels::{PixelFormat, PixelsRef};
-use crate::preprocess::{ChannelOrder, Interpolation, Layout, PreprocessContract, resample};
+use crate::preprocess::{Interpolation, PreprocessContract, resample};
 
 /// The YUV value range, as the camera's colour space states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -303,26 +303,11 @@ fn upright_pixel(frame: &Yuv420Frame<'_>, matrix: &Bt601, rotation: Rotation, co
     matrix.rgb(luma, cb, cr)
 }
 
-/// `(pixel / value_scale - mean) / std` in the contract's channel order and
-/// layout, for packed RGB8 at the input size.
+/// The contract's normalisation of packed RGB8 at the input size: the same
+/// code as the RGB path, so the two cannot drift.
 fn normalise(contract: &PreprocessContract, rgb: &[u8], w: u32, h: u32) -> Vec<f32> {
-    let order = match contract.channel_order {
-        ChannelOrder::Rgb => [0, 1, 2],
-        ChannelOrder::Bgr => [2, 1, 0],
-    };
-    let scale = order.map(|c| 1.0 / (contract.value_scale * contract.std[c]));
-    let bias = order.map(|c| -contract.mean[c] / contract.std[c]);
-    let plane = w as usize * h as usize;
-    let mut out = vec![0f32; 3 * plane];
-    for (i, px) in rgb.chunks_exact(3).enumerate() {
-        for c in 0..3 {
-            let value = px[order[c]] as f32 * scale[c] + bias[c];
-            match contract.layout {
-                Layout::Nchw => out[c * plane + i] = value,
-                Layout::Nhwc => out[3 * i + c] = value,
-            }
-        }
-    }
+    let mut out = Vec::with_capacity(3 * w as usize * h as usize);
+    contract.normalize_into(rgb, PixelFormat::Rgb8, w, h, &mut out);
     out
 }
 
@@ -348,7 +333,7 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::preprocess::{Crop, Resize};
+    use crate::preprocess::{ChannelOrder, Crop, Layout, Resize};
 
     /// Exact real-valued BT.601.
     fn reference_rgb(y: u8, u: u8, v: u8, range: YuvRange) -> [u8; 3] {

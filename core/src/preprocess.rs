@@ -236,7 +236,7 @@ impl PreprocessContract {
         }
     }
 
-    fn normalize_into(&self, packed: &[u8], format: PixelFormat, w: u32, h: u32, out: &mut Vec<f32>) {
+    pub(crate) fn normalize_into(&self, packed: &[u8], format: PixelFormat, w: u32, h: u32, out: &mut Vec<f32>) {
         let bpp = format.bytes_per_pixel();
         // Byte offset of R, G, B within a source pixel.
         let rgb_offsets = format.rgb_offsets();
