@@ -11,7 +11,7 @@ use tract_onnx::prelude::*;
 
 use crate::bundle::{self, BundleMetadata, OutputKind};
 use crate::classify::{Classification, ClassifyOptions, classification_from_probabilities, softmax};
-use crate::decode::{DecodeLimits, DecodeOptions, decode_image_with};
+use crate::decode::{DecodeLimits, DecodeOptions, SizedImage, decode_image_sized};
 use crate::error::{Result, TaxaError};
 use crate::model_graph::{self, InputType};
 use crate::pixels::{PixelBuffer, PixelFormat, PixelsRef};
@@ -137,10 +137,23 @@ impl Classifier {
     /// Decoding errors are those of [`crate::decode_image`].
     pub fn classify_bytes(&self, bytes: &[u8], options: &ClassifyOptions) -> Result<Classification> {
         options.validate()?;
-        let decoded = decode_image_with(bytes, &DecodeOptions { limits: self.limits, allow_truncated: options.allow_truncated })?;
-        let mut result = self.classify_rgb(&decoded.image, options)?;
+        let decoded = self.decode_for_input(bytes, options.allow_truncated)?;
+        let input = self.preprocess_sized(&decoded)?;
+        let mut result = self.classify_input(input, options)?;
         result.truncated = decoded.truncated;
         Ok(result)
+    }
+
+    /// Decodes encoded image bytes at the size this model's contract needs
+    /// (a large JPEG is decoded reduced: [`decode_image_sized`]), with this
+    /// classifier's limits. Errors are those of [`crate::decode_image`].
+    pub fn decode_for_input(&self, bytes: &[u8], allow_truncated: bool) -> Result<SizedImage> {
+        decode_image_sized(bytes, &DecodeOptions { limits: self.limits, allow_truncated }, &self.metadata.preprocess)
+    }
+
+    /// The model input for an image from [`decode_for_input`](Self::decode_for_input).
+    pub fn preprocess_sized(&self, image: &SizedImage) -> Result<Vec<f32>> {
+        image.preprocess(&self.metadata.preprocess)
     }
 
     /// Classifies an image file.
