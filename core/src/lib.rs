@@ -22,10 +22,12 @@ pub mod classifier;
 pub mod classify;
 pub mod decode;
 pub mod error;
+pub mod graph_rewrite;
 pub mod model_graph;
 pub mod onnx_graph;
 pub mod pixels;
 pub mod preprocess;
+pub mod profile;
 pub mod rollup;
 pub mod smoothing;
 
