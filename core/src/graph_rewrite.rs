@@ -16,7 +16,7 @@
 //!
 //! Each rewrite is measured per architecture (BENCHMARKS.md, "Graph rewrites
 //! at load") and applied only where it won. `TAXA_REWRITES=off` (or a comma
-//! list of `maxpool`, `stem`) chooses others, to measure them.
+//! list of `maxpool`, `stem`, `concat`) chooses others, to measure them.
 
 use std::borrow::Cow;
 
@@ -31,6 +31,10 @@ pub enum Rewrite {
     SeparableMaxPool,
     /// Unpadded 3 → C, 3×3 / 2 `Conv` on the input → 9 slices + concat + 1×1 `Conv`.
     SlicedStem,
+    /// A barrier after a channel `Concat` read only by 1×1 `Conv`s (SqueezeNet's
+    /// fire modules), so tract keeps one matrix product over all its channels
+    /// instead of one per concatenated input.
+    ConcatBarrier,
 }
 
 /// What was rewritten: the rewrite and the ONNX node it replaced.
@@ -44,7 +48,7 @@ pub struct Applied {
 pub const DEFAULT: &[Rewrite] = &[Rewrite::SeparableMaxPool, Rewrite::SlicedStem];
 
 /// The rewrites to apply: [`DEFAULT`], or what `TAXA_REWRITES` names
-/// (`off`, or a comma list of `maxpool`, `stem`).
+/// (`off`, or a comma list of `maxpool`, `stem`, `concat`).
 pub fn enabled() -> Vec<Rewrite> {
     match std::env::var("TAXA_REWRITES") {
         Err(_) => DEFAULT.to_vec(),
@@ -53,6 +57,7 @@ pub fn enabled() -> Vec<Rewrite> {
             .filter_map(|name| match name.trim() {
                 "maxpool" => Some(Rewrite::SeparableMaxPool),
                 "stem" => Some(Rewrite::SlicedStem),
+                "concat" => Some(Rewrite::ConcatBarrier),
                 _ => None,
             })
             .collect(),
@@ -84,6 +89,13 @@ pub fn rewrite<'a>(model: &'a ModelProto, input_shape: [usize; 4], rewrites: &[R
                 initializers.extend(constants);
                 continue;
             }
+        }
+        if rewrites.contains(&Rewrite::ConcatBarrier) && feeds_only_pointwise_convs(node, graph) {
+            applied.push(Applied { rewrite: Rewrite::ConcatBarrier, node: node.name.clone() });
+            let mut marked = node.clone();
+            marked.name = format!("{}{BARRIER_SUFFIX}", node.name);
+            nodes.push(marked);
+            continue;
         }
         nodes.push(node.clone());
     }
@@ -144,6 +156,23 @@ impl TypedOp for Barrier {
     }
 
     as_op!();
+}
+
+fn feeds_only_pointwise_convs(node: &NodeProto, graph: &tract_onnx::pb::GraphProto) -> bool {
+    if node.op_type != "Concat" || !node.domain.is_empty() || node.output.len() != 1 || int(node, "axis") != Some(1) {
+        return false;
+    }
+    let output = &node.output[0];
+    if graph.output.iter().any(|o| &o.name == output) {
+        return false;
+    }
+    let readers: Vec<&NodeProto> = graph.node.iter().filter(|n| n.input.iter().any(|i| i == output)).collect();
+    !readers.is_empty()
+        && readers.iter().all(|n| {
+            n.op_type == "Conv"
+                && n.input.first() == Some(output)
+                && graph.initializer.iter().any(|t| Some(&t.name) == n.input.get(1) && t.dims.len() == 4 && t.dims[2..] == [1, 1])
+        })
 }
 
 fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
@@ -317,4 +346,78 @@ fn sliced_stem(node: &NodeProto, graph: &tract_onnx::pb::GraphProto, input_shape
         ..Default::default()
     });
     Some((nodes, constants))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx_graph::{Dim, GraphBuilder, attr_int, attr_ints};
+
+    const SHAPE: [usize; 4] = [1, 3, 33, 31];
+
+    /// A stem conv (3→8, 3×3/2, unpadded) + Relu, a 3×3/2 MaxPool (padded, ceil
+    /// mode), a concat of two 1×1 branches read by a 1×1 conv.
+    fn model() -> ModelProto {
+        let mut g = GraphBuilder::new("rewrites");
+        let x = g.input("image", &[Dim::Fixed(1), 3.into(), 33.into(), 31.into()]);
+        let values = |n: usize, seed: f32| (0..n).map(|i| ((i as f32 * 0.37 + seed).sin())).collect::<Vec<f32>>();
+        let w = g.initializer("stem.w", &[8, 3, 3, 3], &values(216, 0.1));
+        let b = g.initializer("stem.b", &[8], &values(8, 0.2));
+        let stem = g.node("Conv", &[&x, &w, &b], vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2])]);
+        let relu = g.node("Relu", &[&stem], vec![]);
+        let pool = g.node(
+            "MaxPool",
+            &[&relu],
+            vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 0, 1, 1]), attr_int("ceil_mode", 1)],
+        );
+        let wa = g.initializer("a.w", &[4, 8, 1, 1], &values(32, 0.3));
+        let wb = g.initializer("b.w", &[4, 8, 1, 1], &values(32, 0.4));
+        let a = g.node("Conv", &[&pool, &wa], vec![attr_ints("kernel_shape", &[1, 1])]);
+        let bb = g.node("Conv", &[&pool, &wb], vec![attr_ints("kernel_shape", &[1, 1])]);
+        let cat = g.node("Concat", &[&a, &bb], vec![attr_int("axis", 1)]);
+        let wc = g.initializer("c.w", &[5, 8, 1, 1], &values(40, 0.5));
+        g.node_named("Conv", &[&cat, &wc], "logits", vec![attr_ints("kernel_shape", &[1, 1])]);
+        g.output("logits", &[Dim::Fixed(1), 5.into(), Dim::Symbolic("h".into()), Dim::Symbolic("w".into())]);
+        g.build()
+    }
+
+    fn run(model: &ModelProto, rewrites: &[Rewrite]) -> (Vec<f32>, Vec<Applied>, Vec<String>) {
+        let (proto, applied) = rewrite(model, SHAPE, rewrites);
+        let mut inference = tract_onnx::onnx().model_for_proto_model(&proto).unwrap();
+        inference.set_input_fact(0, f32::fact(SHAPE).into()).unwrap();
+        let mut typed = inference.into_typed().unwrap();
+        insert_barriers(&mut typed).unwrap();
+        let optimised = typed.into_optimized().unwrap();
+        let ops = optimised.nodes().iter().map(|n| n.op().name().to_string()).collect();
+        let input: Vec<f32> = (0..SHAPE.iter().product::<usize>()).map(|i| ((i * 7919) % 255) as f32 / 127.0 - 1.0).collect();
+        let x = tract_ndarray::ArrayD::from_shape_vec(&SHAPE[..], input).unwrap().into_tensor();
+        let out = optimised.into_runnable().unwrap().run(tvec![x.into_tvalue()]).unwrap();
+        (out[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect(), applied, ops)
+    }
+
+    #[test]
+    fn each_rewrite_applies_and_keeps_the_values() {
+        let model = model();
+        let (reference, none, _) = run(&model, &[]);
+        assert!(none.is_empty());
+        for (rewrite, tolerance) in [(Rewrite::SeparableMaxPool, 0.0), (Rewrite::SlicedStem, 1e-5), (Rewrite::ConcatBarrier, 1e-5)] {
+            let (got, applied, ops) = run(&model, &[rewrite]);
+            assert_eq!(applied.len(), 1, "{rewrite:?}: {applied:?}");
+            assert_eq!(applied[0].rewrite, rewrite);
+            let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let err = got.iter().zip(&reference).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale;
+            assert!(err <= tolerance, "{rewrite:?}: relative error {err:e}");
+            let barrier = ops.iter().any(|op| op == "TaxaBarrier");
+            assert_eq!(barrier, rewrite != Rewrite::SeparableMaxPool, "{rewrite:?}: {ops:?}");
+        }
+    }
+
+    #[test]
+    fn padded_or_strided_otherwise_stems_are_left_alone() {
+        let mut model = model();
+        let stem = &mut model.graph.as_mut().unwrap().node[0];
+        stem.attribute.push(attr_ints("pads", &[1, 1, 1, 1]));
+        let (_, applied) = rewrite(&model, SHAPE, &[Rewrite::SlicedStem]);
+        assert!(applied.is_empty(), "{applied:?}");
+    }
 }
