@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks against peers measured in the same run.
-# Usage: bench/run.sh core | archs | training-throughput | frozen | decode | real-transfer [options]
+# Usage: bench/run.sh core | archs | end-to-end | photo-decode | training-throughput | frozen | decode | real-transfer [options]
+# Pin to one core for the device figures: taskset -c 1 bench/run.sh end-to-end
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 cd "$TAXA_ROOT"
@@ -10,9 +11,25 @@ cargo build --release --locked -p taxa-trainer --bin taxa
 case "${1:-core}" in
     core) python bench/core_vs_onnxruntime.py --taxa target/release/taxa "${@:2}" ;;
     archs) python bench/architectures.py --taxa target/release/taxa "${@:2}" ;;
+    # Real photos (800x800 and 4000x3000) end to end per architecture, rewrites off/on, vs onnxruntime.
+    end-to-end) scripts/fetch-real-data.sh && python bench/end_to_end.py --taxa target/release/taxa "${@:2}" ;;
+    # Decode + preprocess vs Pillow's eval path; the reduced decode's pixel difference.
+    photo-decode)
+        scripts/fetch-real-data.sh
+        cargo build --release --locked -p taxa-core --example decode_sized
+        python - <<'PY'
+from PIL import Image
+src = Image.open(".cache/real-data/darknet/usr/share/darknet/data/dog.jpg").convert("RGB")
+w, h = src.size; s = min(w, h)
+square = src.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+square.resize((800, 800), Image.BICUBIC).save("target/photo-800x800.jpg", quality=90)
+src.resize((4000, 3000), Image.BICUBIC).save("target/photo-4000x3000.jpg", quality=90)
+PY
+        python bench/decode_vs_pillow.py --example target/release/examples/decode_sized \
+            target/photo-800x800.jpg target/photo-4000x3000.jpg "${@:2}" ;;
     training-throughput) python bench/training.py throughput --taxa target/release/taxa "${@:2}" ;;
     frozen) python bench/training.py frozen --taxa target/release/taxa "${@:2}" ;;
     decode) python bench/training.py decode --taxa target/release/taxa "${@:2}" ;;
     real-transfer) scripts/fetch-real-data.sh && python bench/real_transfer.py --taxa target/release/taxa "${@:2}" ;;
-    *) echo "unknown benchmark: $1 (known: core, archs, training-throughput, frozen, decode, real-transfer)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $1 (known: core, archs, end-to-end, photo-decode, training-throughput, frozen, decode, real-transfer)" >&2; exit 2 ;;
 esac

@@ -11,10 +11,12 @@ use tract_onnx::prelude::*;
 
 use crate::bundle::{self, BundleMetadata, OutputKind};
 use crate::classify::{Classification, ClassifyOptions, classification_from_probabilities, softmax};
-use crate::decode::{DecodeLimits, DecodeOptions, decode_image_with};
+use crate::decode::{DecodeLimits, DecodeOptions, SizedImage, decode_image_sized};
 use crate::error::{Result, TaxaError};
+use crate::graph_rewrite;
 use crate::model_graph::{self, InputType};
 use crate::pixels::{PixelBuffer, PixelFormat, PixelsRef};
+use crate::profile::{Profile, profile_plan};
 use crate::rollup::TaxonTree;
 
 type Plan = Arc<TypedRunnableModel>;
@@ -137,10 +139,23 @@ impl Classifier {
     /// Decoding errors are those of [`crate::decode_image`].
     pub fn classify_bytes(&self, bytes: &[u8], options: &ClassifyOptions) -> Result<Classification> {
         options.validate()?;
-        let decoded = decode_image_with(bytes, &DecodeOptions { limits: self.limits, allow_truncated: options.allow_truncated })?;
-        let mut result = self.classify_rgb(&decoded.image, options)?;
+        let decoded = self.decode_for_input(bytes, options.allow_truncated)?;
+        let input = self.preprocess_sized(&decoded)?;
+        let mut result = self.classify_input(input, options)?;
         result.truncated = decoded.truncated;
         Ok(result)
+    }
+
+    /// Decodes encoded image bytes at the size this model's contract needs
+    /// (a large JPEG is decoded reduced: [`decode_image_sized`]), with this
+    /// classifier's limits. Errors are those of [`crate::decode_image`].
+    pub fn decode_for_input(&self, bytes: &[u8], allow_truncated: bool) -> Result<SizedImage> {
+        decode_image_sized(bytes, &DecodeOptions { limits: self.limits, allow_truncated }, &self.metadata.preprocess)
+    }
+
+    /// The model input for an image from [`decode_for_input`](Self::decode_for_input).
+    pub fn preprocess_sized(&self, image: &SizedImage) -> Result<Vec<f32>> {
+        image.preprocess(&self.metadata.preprocess)
     }
 
     /// Classifies an image file.
@@ -171,12 +186,7 @@ impl Classifier {
 
     /// Runs the model on one preprocessed input; returns class probabilities.
     pub fn infer(&self, input: Vec<f32>) -> Result<Vec<f32>> {
-        let mut tensor = tract_ndarray::ArrayD::from_shape_vec(&self.input_shape[..], input)
-            .map_err(|e| TaxaError::Inference(format!("input does not match {:?}: {e}", self.input_shape)))?
-            .into_tensor();
-        if self.input_type == InputType::Float16 {
-            tensor = tensor.cast_to::<f16>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?.into_owned();
-        }
+        let tensor = self.input_tensor(input)?;
         let plan = &self.plan;
         let outputs = guard("running the model", || plan.run(tvec![tensor.into_tvalue()]))?
             .map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
@@ -187,6 +197,26 @@ impl Classifier {
             softmax(&mut scores);
         }
         Ok(scores)
+    }
+
+    /// Times each node of the optimised plan over `runs` runs (after one
+    /// untimed run) on one preprocessed input, one thread: the slowest nodes
+    /// first, with their shapes and the operator and kernel tract chose.
+    pub fn profile(&self, input: Vec<f32>, runs: usize) -> Result<Profile> {
+        let tensor = self.input_tensor(input)?;
+        let plan = &self.plan;
+        guard("profiling the model", || profile_plan(plan, tensor.into_tvalue(), runs.max(1)))?
+            .map_err(|e| TaxaError::Inference(format!("{e:#}")))
+    }
+
+    fn input_tensor(&self, input: Vec<f32>) -> Result<Tensor> {
+        let mut tensor = tract_ndarray::ArrayD::from_shape_vec(&self.input_shape[..], input)
+            .map_err(|e| TaxaError::Inference(format!("input does not match {:?}: {e}", self.input_shape)))?
+            .into_tensor();
+        if self.input_type == InputType::Float16 {
+            tensor = tensor.cast_to::<f16>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?.into_owned();
+        }
+        Ok(tensor)
     }
 
     /// Classifies one preprocessed input.
@@ -212,7 +242,8 @@ impl Classifier {
 /// plans a fixed shape far better than a symbolic batch.
 fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: InputType, model_dir: Option<&Path>) -> TractResult<Plan> {
     let model_dir = model_dir.map(|d| d.to_string_lossy().into_owned());
-    let mut model = tract_onnx::onnx().parse(proto, model_dir.as_deref())?.model;
+    let (proto, _) = graph_rewrite::rewrite(proto, input_shape, &graph_rewrite::enabled());
+    let mut model = tract_onnx::onnx().parse(&proto, model_dir.as_deref())?.model;
     if model.input_outlets()?.len() != 1 {
         return Err(TractError::msg(format!("expected one input, the model has {}", model.input_outlets()?.len())));
     }
@@ -221,7 +252,9 @@ fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: InputType, 
         InputType::Float16 => f16::fact(input_shape),
     };
     model.set_input_fact(0, fact.into())?;
-    model.into_optimized()?.into_runnable()
+    let mut typed = model.into_typed()?;
+    graph_rewrite::insert_barriers(&mut typed)?;
+    typed.into_optimized()?.into_runnable()
 }
 
 fn output_classes(plan: &Plan) -> Result<usize> {

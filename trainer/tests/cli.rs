@@ -100,11 +100,45 @@ fn bench_reports_stage_medians() {
     let bundle = dir.path().join("demo-species.onnx");
     let report = json_of(&taxa(&["bench", "--model", bundle.to_str().unwrap(), "--runs", "5", "--warmup", "1", "--json"]));
     assert_eq!((report["image_width"].as_u64(), report["image_height"].as_u64()), (Some(800), Some(800)));
+    // The toy bundle's contract resizes to 110 (96 / 224 × 256): 800 / 4 = 200 ≥ 110, so the JPEG is decoded at 1/4.
+    assert_eq!(report["decode_reduction"].as_u64(), Some(4), "{report}");
+    assert!(report.get("profile").is_none(), "no profile unless asked: {report}");
     for key in ["load_ms", "decode_ms", "preprocess_ms", "inference_ms", "total_ms"] {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
     }
     let parts: f64 = ["decode_ms", "preprocess_ms", "inference_ms"].iter().map(|k| report[*k].as_f64().unwrap()).sum();
     assert!(parts <= report["total_ms"].as_f64().unwrap() * 1.5, "{report}");
+}
+
+#[test]
+fn bench_profile_lists_nodes_with_shapes_and_times() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let bundle = dir.path().join("demo-species.onnx");
+    let model = bundle.to_str().unwrap();
+    let report = json_of(&taxa(&["bench", "--model", model, "--runs", "3", "--warmup", "1", "--profile", "--json"]));
+    let profile = &report["profile"];
+    let nodes = profile["nodes"].as_array().expect("profile.nodes");
+    assert!(!nodes.is_empty(), "{report}");
+    assert!(profile["total_ms"].as_f64().unwrap() > 0.0, "{report}");
+    // Slowest first, every node with its operator and shapes.
+    let times: Vec<f64> = nodes.iter().map(|n| n["median_ms"].as_f64().unwrap()).collect();
+    assert!(times[0] > 0.0 && times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    for node in nodes {
+        assert!(!node["op"].as_str().unwrap().is_empty(), "{node}");
+        assert!(!node["output_shapes"].as_array().unwrap().is_empty(), "{node}");
+    }
+    // The model input reaches the node that reads it with the contract's shape (the toy bundle's is 96×96).
+    let input_shape = serde_json::json!([1, 3, 96, 96]);
+    assert!(nodes.iter().any(|n| n["input_shapes"].as_array().unwrap().contains(&input_shape)), "{report}");
+    // Text: a table of the slowest nodes, with their shapes.
+    let output = taxa(&["bench", "--model", model, "--runs", "3", "--warmup", "1", "--profile", "--top", "2"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("profile:") && text.contains("the 2 slowest"), "{text}");
+    let top = &nodes[0];
+    let line = text.lines().find(|l| l.contains(top["name"].as_str().unwrap())).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(top["op"].as_str().unwrap()) && line.contains('['), "{line}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! inside a decoder becomes an error for that one image.
 
 mod container;
+mod jpeg_scaled;
 mod tiff_alpha;
 
 use std::io::Cursor;
@@ -18,6 +19,7 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Rg
 
 use crate::error::{Result, TaxaError};
 use container::Container;
+pub use jpeg_scaled::{MAX_REDUCTION, MIN_REDUCTION, SizedImage, decode_image_reduced_up_to, decode_image_sized, reduction_for};
 
 /// Bounds on what an image may decode to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,28 +110,7 @@ pub fn decode_image_with(bytes: &[u8], options: &DecodeOptions) -> Result<Decode
 
 fn decode_format(bytes: &[u8], format: ImageFormat, options: &DecodeOptions) -> Result<DecodedImage> {
     let limits = &options.limits;
-    let container = container::inspect(format, bytes);
-    if let Container::Unsupported { feature } = container {
-        return Err(TaxaError::UnsupportedImageFeature { format: format_name(format).into(), feature });
-    }
-    // The header's size first, with no decoder limits, so a refusal names the real size.
-    let (width, height) = header_size(bytes, format).map_err(|e| match &container {
-        // Cut inside its header: no size to read.
-        Container::Truncated { detail } => TaxaError::ImageTruncated { detail: detail.clone() },
-        _ => map_image_error(e, format, None, limits),
-    })?;
-    if width == 0 || height == 0 {
-        return Err(TaxaError::ImageDecode(format!("image has no pixels ({width}×{height})")));
-    }
-    limits.check(width, height)?;
-    let truncated = match container {
-        Container::Truncated { detail } if !options.allow_truncated => {
-            return Err(TaxaError::ImageTruncated { detail });
-        }
-        Container::Truncated { .. } => true,
-        _ => false,
-    };
-
+    let (width, height, truncated) = checked_header(bytes, format, options)?;
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_alloc = Some(limits.max_alloc_bytes);
     let size = Some((width, height));
@@ -161,6 +142,35 @@ fn decode_format(bytes: &[u8], format: ImageFormat, options: &DecodeOptions) -> 
         other => other.to_rgb8(),
     };
     Ok(DecodedImage { image, truncated })
+}
+
+/// The checks made before any pixel is decoded: container structure, header
+/// size, limits. Returns the stored (width, height) and whether the file is
+/// cut short (and that is allowed).
+fn checked_header(bytes: &[u8], format: ImageFormat, options: &DecodeOptions) -> Result<(u32, u32, bool)> {
+    let limits = &options.limits;
+    let container = container::inspect(format, bytes);
+    if let Container::Unsupported { feature } = container {
+        return Err(TaxaError::UnsupportedImageFeature { format: format_name(format).into(), feature });
+    }
+    // The header's size first, with no decoder limits, so a refusal names the real size.
+    let (width, height) = header_size(bytes, format).map_err(|e| match &container {
+        // Cut inside its header: no size to read.
+        Container::Truncated { detail } => TaxaError::ImageTruncated { detail: detail.clone() },
+        _ => map_image_error(e, format, None, limits),
+    })?;
+    if width == 0 || height == 0 {
+        return Err(TaxaError::ImageDecode(format!("image has no pixels ({width}×{height})")));
+    }
+    limits.check(width, height)?;
+    let truncated = match container {
+        Container::Truncated { detail } if !options.allow_truncated => {
+            return Err(TaxaError::ImageTruncated { detail });
+        }
+        Container::Truncated { .. } => true,
+        _ => false,
+    };
+    Ok((width, height, truncated))
 }
 
 /// The header's (width, height), read with no limits.

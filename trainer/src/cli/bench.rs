@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use image::{ImageEncoder, RgbImage, codecs::jpeg::JpegEncoder};
 use serde::Serialize;
-use taxa_core::{ClassifyOptions, PixelsRef, decode_image};
+use taxa_core::ClassifyOptions;
+use taxa_core::profile::Profile;
 
 use crate::ModelArgs;
 
@@ -27,6 +28,13 @@ pub struct BenchArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also time each node of tract's optimised plan (over --runs runs) and
+    /// list the slowest, with shapes and the operator/kernel tract chose.
+    #[arg(long)]
+    pub profile: bool,
+    /// How many nodes --profile lists (--json lists them all).
+    #[arg(long, default_value_t = 15)]
+    pub top: usize,
 }
 
 /// Medians in milliseconds; everything runs on one thread.
@@ -36,6 +44,8 @@ struct BenchReport {
     image: String,
     image_width: u32,
     image_height: u32,
+    /// The JPEG was decoded at 1/`decode_reduction` per side (1: in full).
+    decode_reduction: u32,
     runs: usize,
     threads: usize,
     load_ms: f64,
@@ -44,6 +54,8 @@ struct BenchReport {
     inference_ms: f64,
     postprocess_ms: f64,
     total_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<Profile>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -61,21 +73,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let classifier = classifier.expect("loaded at least once");
     let options = ClassifyOptions::default();
-    let limits = *classifier.decode_limits();
     let (mut decode, mut preprocess, mut inference, mut post, mut total) = (vec![], vec![], vec![], vec![], vec![]);
-    let mut size = (0, 0);
+    let (mut size, mut reduction, mut last_input) = ((0, 0), 1, None);
     for run in 0..args.warmup + args.runs {
         let t0 = Instant::now();
-        let image = decode_image(&bytes, &limits).with_context(|| format!("decoding {image_name}"))?;
+        let image = classifier.decode_for_input(&bytes, false).with_context(|| format!("decoding {image_name}"))?;
         let t1 = Instant::now();
-        let input = classifier.preprocess(PixelsRef::try_from(&image)?)?;
+        let input = classifier.preprocess_sized(&image)?;
         let t2 = Instant::now();
+        if args.profile && last_input.is_none() {
+            last_input = Some(input.clone());
+        }
         let probabilities = classifier.infer(input)?;
         let t3 = Instant::now();
         let result = classifier.classify_probabilities(probabilities, &options)?;
         let t4 = Instant::now();
         std::hint::black_box(result);
-        size = image.dimensions();
+        (size, reduction) = ((image.full_width, image.full_height), image.reduction);
         if run >= args.warmup {
             decode.push(t1 - t0);
             preprocess.push(t2 - t1);
@@ -84,11 +98,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             total.push(t4 - t0);
         }
     }
+    let profile = match last_input {
+        Some(input) => Some(classifier.profile(input, args.runs).context("profiling the model")?),
+        None => None,
+    };
     let report = BenchReport {
         model: args.model.model.clone(),
         image: image_name,
         image_width: size.0,
         image_height: size.1,
+        decode_reduction: reduction,
         runs: args.runs,
         threads: 1,
         load_ms: median_ms(&mut loads),
@@ -97,12 +116,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         inference_ms: median_ms(&mut inference),
         postprocess_ms: median_ms(&mut post),
         total_ms: median_ms(&mut total),
+        profile,
     };
     if args.json {
         super::print_json(&report)?;
     } else {
         println!("model:       {}", report.model.display());
-        println!("image:       {} ({}×{})", report.image, report.image_width, report.image_height);
+        println!("image:       {} ({}×{}, decoded at 1/{})", report.image, report.image_width, report.image_height, report.decode_reduction);
         println!("load:        {:8.2} ms", report.load_ms);
         println!("medians over {} runs, one thread:", report.runs);
         for (name, ms) in [
@@ -114,8 +134,38 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ] {
             println!("  {name:<12} {ms:8.2} ms  {:5.1}%", 100.0 * ms / report.total_ms);
         }
+        if let Some(profile) = &report.profile {
+            print_profile(profile, args.top);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The slowest nodes, one line each, then what tract said about each.
+fn print_profile(profile: &Profile, top: usize) {
+    println!(
+        "profile: {} nodes, {:.2} ms summed (medians over {} runs); the {} slowest:",
+        profile.nodes.len(),
+        profile.total_ms,
+        profile.runs,
+        top.min(profile.nodes.len())
+    );
+    println!("  {:>8} {:>6}  {:<14} {:<28} {:<40} {}", "ms", "share", "op", "node", "inputs", "outputs");
+    for node in profile.nodes.iter().take(top) {
+        let shapes = |s: &[Vec<usize>]| s.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(" ");
+        println!(
+            "  {:>8.3} {:>5.1}%  {:<14} {:<28} {:<40} {}",
+            node.median_ms,
+            100.0 * node.median_ms / profile.total_ms,
+            node.op,
+            node.name,
+            shapes(&node.input_shapes),
+            shapes(&node.output_shapes)
+        );
+        for line in &node.info {
+            println!("  {:>16}  {line}", "");
+        }
+    }
 }
 
 fn median_ms(samples: &mut [Duration]) -> f64 {

@@ -1,0 +1,52 @@
+"""Each load-time graph rewrite (taxa_core::graph_rewrite) against none, per
+architecture: tract inference medians from `taxa bench` with TAXA_REWRITES
+set per variant, the variants interleaved in rounds; per round the ratio
+variant / off, then the median of those ratios (the machine's load drifts
+between rounds, the ratio within a round much less).
+
+Usage (after bench/end_to_end.py's bundles exist, or any bundles):
+  taskset -c 1 python bench/rewrites_ab.py --taxa target/release/taxa --image PHOTO B1.onnx B2.onnx ...
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+
+VARIANTS = ["off", "maxpool", "stem", "concat", "maxpool,stem", "default"]
+
+
+def inference_ms(taxa, bundle, image, runs, variant):
+    env = dict(os.environ)
+    env.pop("TAXA_REWRITES", None)
+    if variant != "default":
+        env["TAXA_REWRITES"] = variant
+    out = subprocess.run([taxa, "bench", "--model", bundle, "--image", image, "--runs", str(runs), "--warmup", "3", "--json"],
+                         check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout)["inference_ms"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--taxa", required=True)
+    ap.add_argument("--image", required=True)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("bundles", nargs="+")
+    args = ap.parse_args()
+    for bundle in args.bundles:
+        ratios = {v: [] for v in VARIANTS}
+        times = {v: [] for v in VARIANTS}
+        for _ in range(args.rounds):
+            row = {v: inference_ms(args.taxa, bundle, args.image, args.runs, v) for v in VARIANTS}
+            for v in VARIANTS:
+                times[v].append(row[v])
+                ratios[v].append(row[v] / row["off"])
+        print(json.dumps({
+            "bundle": os.path.basename(bundle),
+            **{v: {"median_ms": round(statistics.median(times[v]), 3), "ratio_vs_off": round(statistics.median(ratios[v]), 3)} for v in VARIANTS},
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+//! Per-node timing of a loaded model: which nodes of tract's optimised plan
+//! take the time, their input and output shapes, and the operator (with the
+//! kernel, for matrix products) tract chose. The same measurement as
+//! `tract --profile`: each node's evaluation timed in turn, one thread.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::{EvalContext, OpState};
+use tract_onnx::tract_core::plan::eval;
+
+/// One node of the optimised plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeProfile {
+    /// The plan's node id.
+    pub id: usize,
+    /// The node's name: the ONNX node it came from, with tract's suffixes.
+    pub name: String,
+    /// tract's operator, e.g. `OptMatMul`, `DepthWise`, `MaxPool`.
+    pub op: String,
+    /// What tract says about it: for `OptMatMul` the m, k, n and the kernel
+    /// it picked (e.g. `avx512_mmm_f32_32x12`), for convolutions the geometry.
+    pub info: Vec<String>,
+    /// Shapes of the node's inputs and outputs, as evaluated.
+    pub input_shapes: Vec<Vec<usize>>,
+    pub output_shapes: Vec<Vec<usize>>,
+    /// Median over the runs, milliseconds.
+    pub median_ms: f64,
+}
+
+/// A model's profile: every evaluated node, slowest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub runs: usize,
+    /// The sum of the nodes' medians, milliseconds.
+    pub total_ms: f64,
+    pub nodes: Vec<NodeProfile>,
+}
+
+/// Runs `plan` `runs` times on `input` (after one untimed run), timing each node.
+pub(crate) fn profile_plan(plan: &Arc<TypedRunnableModel>, input: TValue, runs: usize) -> TractResult<Profile> {
+    let model = plan.model();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); model.nodes().len()];
+    let mut shapes: Vec<Option<(Vec<Vec<usize>>, Vec<Vec<usize>>)>> = vec![None; model.nodes().len()];
+    for run in 0..=runs {
+        let mut state = plan.spawn()?;
+        state.run_plan_with_eval(
+            tvec![input.clone()],
+            |ctx: &EvalContext, op_state: Option<&mut (dyn OpState + 'static)>, node: &TypedNode, inputs: TVec<TValue>| {
+                let input_shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+                let start = Instant::now();
+                let outputs = eval(ctx, op_state, node, inputs)?;
+                let elapsed = start.elapsed();
+                if run > 0 {
+                    times[node.id].push(elapsed);
+                } else {
+                    shapes[node.id] = Some((input_shapes, outputs.iter().map(|t| t.shape().to_vec()).collect()));
+                }
+                Ok::<_, TractError>(outputs)
+            },
+        )?;
+    }
+    let mut nodes = vec![];
+    for (id, mut samples) in times.into_iter().enumerate() {
+        let Some((input_shapes, output_shapes)) = shapes[id].take() else { continue };
+        if samples.is_empty() {
+            continue;
+        }
+        samples.sort();
+        let node = model.node(id);
+        nodes.push(NodeProfile {
+            id,
+            name: node.name.clone(),
+            op: node.op().name().to_string(),
+            info: node.op().info().unwrap_or_default(),
+            input_shapes,
+            output_shapes,
+            median_ms: samples[samples.len() / 2].as_secs_f64() * 1000.0,
+        });
+    }
+    nodes.sort_by(|a, b| b.median_ms.total_cmp(&a.median_ms));
+    let total_ms = nodes.iter().map(|n| n.median_ms).sum();
+    Ok(Profile { runs, total_ms, nodes })
+}
