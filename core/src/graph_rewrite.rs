@@ -360,7 +360,7 @@ mod tests {
     fn model() -> ModelProto {
         let mut g = GraphBuilder::new("rewrites");
         let x = g.input("image", &[Dim::Fixed(1), 3.into(), 33.into(), 31.into()]);
-        let values = |n: usize, seed: f32| (0..n).map(|i| ((i as f32 * 0.37 + seed).sin())).collect::<Vec<f32>>();
+        let values = |n: usize, seed: f32| (0..n).map(|i| (i as f32 * 0.37 + seed).sin()).collect::<Vec<f32>>();
         let w = g.initializer("stem.w", &[8, 3, 3, 3], &values(216, 0.1));
         let b = g.initializer("stem.b", &[8], &values(8, 0.2));
         let stem = g.node("Conv", &[&x, &w, &b], vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2])]);

@@ -1,9 +1,11 @@
 //! Encoded image bytes → `taxa_core::decode_image` with the default limits:
-//! what every classify entry point (CLI, bindings, trainer cache) does first.
+//! what every classify entry point (CLI, bindings, trainer cache) does first;
+//! then `decode_image_sized` for a tiny contract, so that JPEGs from 64 px up
+//! take the reduced (DCT-scaled) path that large photos take in classify.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use taxa_core::{DecodeLimits, decode_image};
+use taxa_core::{DecodeLimits, DecodeOptions, PreprocessContract, decode_image, decode_image_sized};
 
 fuzz_target!(|data: &[u8]| {
     taxa_fuzz::init();
@@ -16,6 +18,21 @@ fuzz_target!(|data: &[u8]| {
             assert!(w.max(h) <= limits.max_width.max(limits.max_height), "{w}×{h} is over the limits");
             assert!(w as u64 * h as u64 <= limits.max_pixels, "{w}×{h} is over the pixel limit");
             assert_eq!(image.as_raw().len(), w as usize * h as usize * 3);
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+    // Resize 16: a JPEG whose short side is at least 64 px is decoded reduced.
+    let contract = PreprocessContract::imagenet_sized(14);
+    let options = DecodeOptions { limits, allow_truncated: false };
+    match decode_image_sized(data, &options, &contract) {
+        Ok(sized) => {
+            let (w, h) = sized.image.dimensions();
+            assert!(w > 0 && h > 0, "decoded an empty {w}×{h} image");
+            assert!(matches!(sized.reduction, 1 | 2 | 4 | 8), "reduction {}", sized.reduction);
+            assert_eq!(w, sized.full_width.div_ceil(sized.reduction), "reduced width");
+            assert_eq!(h, sized.full_height.div_ceil(sized.reduction), "reduced height");
+            let input = sized.preprocess(&contract).expect("a decoded image preprocesses");
+            assert!(input.iter().all(|v| v.is_finite()));
         }
         Err(e) => assert!(!e.to_string().is_empty()),
     }
