@@ -85,6 +85,11 @@ arm64_parity() {
     cargo build --release --locked -p taxa-core --example probabilities --target "$ARM64"
     local models=()
     mapfile -t models < <(python3 "$ROOT/scripts/cross_parity.py" models "$work" "$ROOT/target/release/taxa")
+    local m
+    for m in "${models[@]}"; do
+        [ -f "$m" ] || { say "the model export failed (above): no $m"; exit 1; }
+    done
+    [ ${#models[@]} -gt 0 ] || { say "no models to compare (above)"; exit 1; }
     : >"$work/x86_64.jsonl"
     : >"$work/aarch64.jsonl"
     for m in "${models[@]}"; do

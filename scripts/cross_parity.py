@@ -59,7 +59,7 @@ def models(work: pathlib.Path, taxa: str) -> None:
     print(bundle)
     for arch, weights, bundle in exports:
         print(f"cross_parity: exporting {arch}", file=sys.stderr)
-        subprocess.run([taxa, "export", "--arch", arch, "--weights", str(weights), "--out", str(bundle)],
+        subprocess.run([taxa, "export", "--arch", arch, "--weights", str(weights), "--num-classes", "1000", "--out", str(bundle)],
                        check=True, stdout=subprocess.DEVNULL)
 
 
