@@ -83,19 +83,19 @@ arm64_parity() {
     # would compile tract again); the arm64 one with arm64-test's.
     cargo build --release --locked --workspace --features taxa-ffi/bindgen --bins --example probabilities
     cargo build --release --locked -p taxa-core --example probabilities --target "$ARM64"
-    local models=()
-    mapfile -t models < <(python3 "$ROOT/scripts/cross_parity.py" models "$work" "$ROOT/target/release/taxa")
-    local m
-    for m in "${models[@]}"; do
-        [ -f "$m" ] || { say "the model export failed (above): no $m"; exit 1; }
-    done
-    [ ${#models[@]} -gt 0 ] || { say "no models to compare (above)"; exit 1; }
+    local lines=() line m count
+    mapfile -t lines < <(python3 "$ROOT/scripts/cross_parity.py" models "$work" "$ROOT/target/release/taxa")
+    [ ${#lines[@]} -gt 0 ] || { say "no models to compare (above)"; exit 1; }
     : >"$work/x86_64.jsonl"
     : >"$work/aarch64.jsonl"
-    for m in "${models[@]}"; do
-        say "scoring $(basename "$m") on ${#photos[@]} photos (x86-64, then arm64 under qemu)"
-        "$ROOT/target/release/examples/probabilities" "$m" "${photos[@]}" >>"$work/x86_64.jsonl"
-        qemu-aarch64 -L /usr/aarch64-linux-gnu "$ROOT/target/$ARM64/release/examples/probabilities" "$m" "${photos[@]}" >>"$work/aarch64.jsonl"
+    for line in "${lines[@]}"; do
+        read -r m count <<<"$line"
+        [ -f "$m" ] || { say "the model export failed (above): no $m"; exit 1; }
+        local use=("${photos[@]}")
+        [ "$count" = all ] || use=("${photos[@]:0:$count}")
+        say "scoring $(basename "$m") on ${#use[@]} photos (x86-64, then arm64 under qemu)"
+        "$ROOT/target/release/examples/probabilities" "$m" "${use[@]}" >>"$work/x86_64.jsonl"
+        qemu-aarch64 -L /usr/aarch64-linux-gnu "$ROOT/target/$ARM64/release/examples/probabilities" "$m" "${use[@]}" >>"$work/aarch64.jsonl"
     done
     python3 "$ROOT/scripts/cross_parity.py" compare "$work/x86_64.jsonl" "$work/aarch64.jsonl"
     say "arm64 parity: $((SECONDS - start)) s"
