@@ -14,7 +14,7 @@ for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
 done
 
 # Swift bindings and the C header come from the host library's metadata.
-cargo build --release --locked -p taxa-ffi --features bindgen
+cargo build --release --locked -p taxa-ffi -p taxa-uniffi-bindgen
 rm -rf "$BUILD" && mkdir -p "$BUILD/generated" "$BUILD/headers" "$BUILD/sim"
 target/release/uniffi-bindgen generate --library target/release/libtaxa_ffi.dylib \
     --language swift --out-dir "$BUILD/generated"

@@ -17,10 +17,10 @@ if "${clean[@]}" cargo tree --locked -p taxa-trainer --no-default-features -e no
     echo "check-lite: libtorch is in the no-train dependency tree (above)" >&2
     exit 1
 fi
-# taxa-ffi with `bindgen` is built alongside only so that shared dependencies
-# (serde_json) get the same features as in the main build below: tract and
-# the other heavy crates are then compiled once for both builds.
-"${clean[@]}" cargo build --release --locked -p taxa-trainer -p taxa-ffi --no-default-features --features taxa-ffi/bindgen --bins --examples
+# taxa-ffi and uniffi-bindgen are built alongside only so that shared
+# dependencies (serde_json) get the same features as in the main build below:
+# tract and the other heavy crates are then compiled once for both builds.
+"${clean[@]}" cargo build --release --locked -p taxa-trainer -p taxa-ffi -p taxa-uniffi-bindgen --no-default-features --bins --examples
 if ldd "$target/release/taxa" | grep -i torch; then
     echo "check-lite: the no-train taxa links libtorch (above)" >&2
     exit 1

@@ -81,7 +81,7 @@ arm64_parity() {
     mapfile -t photos < <(python3 "$ROOT/scripts/cross_parity.py" photos "$data")
     # The host build with scripts/test.sh's feature set (a different set
     # would compile tract again); the arm64 one with arm64-test's.
-    cargo build --release --locked --workspace --features taxa-ffi/bindgen --bins --example probabilities
+    cargo build --release --locked --workspace --bins --example probabilities
     cargo build --release --locked -p taxa-core --example probabilities --target "$ARM64"
     local lines=() line m count
     mapfile -t lines < <(python3 "$ROOT/scripts/cross_parity.py" models "$work" "$ROOT/target/release/taxa")

@@ -10,11 +10,20 @@ scripts/fetch-real-data.sh
 # `taxa` without the `train` feature, in an environment without libtorch.
 # First, so the full build below leaves the full `taxa` in target/release.
 scripts/check-lite.sh
+# The Python package, built as `pip install ./bindings` builds it (maturin,
+# release, into the same target folder); tests/tests/bindings.rs installs it
+# into a fresh venv and runs tests/python against it. maturin builds taxa-ffi
+# alone, whose dependency features differ from the workspace's: tract is
+# compiled for it apart from the build below (as it was for the former
+# `cargo build -p taxa-ffi --features bindgen`).
+wheels="${CARGO_TARGET_DIR:-$TAXA_ROOT/target}/wheels"
+rm -rf "$wheels"
+python -m pip wheel --no-deps --disable-pip-version-check --wheel-dir "$wheels" ./bindings
 # Release: tract inference and image decoding are too slow unoptimised.
 # The bindings tests drive the host-built library and uniffi-bindgen; the
-# same features for both commands means one build, not two.
-cargo build --release --locked -p taxa-ffi --features bindgen
-cargo test --release --locked --workspace --features taxa-ffi/bindgen "$@"
+# same package set for both commands means one build, not two.
+cargo build --release --locked --workspace
+cargo test --release --locked --workspace "$@"
 # The phones' instruction set and build targets (scripts/cross.sh installs
 # its cross toolchains and qemu): core's tests on arm64 under qemu, x86-64
 # against arm64 scores on exported architectures and real photos, and the

@@ -1,8 +1,9 @@
-"""The generated Python bindings (UniFFI), used as a Python user would.
+"""The Python package (UniFFI, built by maturin), used as a Python user would.
 
-Run by the Rust test `tests/tests/bindings.rs`, with the generated module on
-PYTHONPATH and TAXA_BUNDLE / TAXA_PHOTOS / TAXA_QUADRANTS set (the last a
-bundle whose classes are the input's four quadrants, so it sees rotation).
+Run by the Rust test `tests/tests/bindings.rs` in a fresh venv where the
+taxa_ffi wheel and tests/python/requirements.txt are installed, with
+TAXA_BUNDLE / TAXA_PHOTOS / TAXA_QUADRANTS set (the last a bundle whose
+classes are the input's four quadrants, so it sees rotation).
 """
 import os
 import threading

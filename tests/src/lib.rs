@@ -1,5 +1,6 @@
 //! Helpers for the cross-crate tests: fixtures and the locations of the
-//! host-built FFI library and `uniffi-bindgen` (built by `scripts/test.sh`).
+//! host-built FFI library, `uniffi-bindgen` and the Python wheel (all built by
+//! `scripts/test.sh`).
 
 use std::path::{Path, PathBuf};
 
@@ -10,11 +11,30 @@ pub fn profile_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("target/<profile>/deps").to_path_buf()
 }
 
-/// An artefact of `cargo build -p taxa-ffi` in the same profile.
+/// An artefact of `cargo build --workspace` in the same profile
+/// (`libtaxa_ffi.so` from taxa-ffi, `uniffi-bindgen` from taxa-uniffi-bindgen).
 pub fn built(name: &str) -> PathBuf {
     let path = profile_dir().join(name);
-    assert!(path.exists(), "{} is missing: build it first with `cargo build --release -p taxa-ffi --features bindgen` (scripts/test.sh does)", path.display());
+    assert!(path.exists(), "{} is missing: build it first with `cargo build --release --workspace` (scripts/test.sh does)", path.display());
     path
+}
+
+/// The Python wheel maturin built from `bindings/`: `$TAXA_WHEEL` if set,
+/// else the newest `taxa_ffi-*.whl` in `<target>/wheels`, where
+/// `scripts/test.sh` puts it (`pip wheel ./bindings`, as `pip install
+/// ./bindings` builds it).
+pub fn python_wheel() -> PathBuf {
+    if let Some(wheel) = std::env::var_os("TAXA_WHEEL") {
+        return PathBuf::from(wheel);
+    }
+    let dir = profile_dir().parent().expect("target/<profile>").join("wheels");
+    let hint = "build it first with `pip wheel --no-deps --wheel-dir target/wheels ./bindings` (scripts/test.sh does)";
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}: {hint}", dir.display()));
+    entries
+        .map(|e| e.expect("wheels folder entry").path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("taxa_ffi-") && n.ends_with(".whl")))
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).expect("wheel modification time"))
+        .unwrap_or_else(|| panic!("no taxa_ffi-*.whl in {}: {hint}", dir.display()))
 }
 
 /// The demo bundle and its six sample photos, written into `dir`.

@@ -1,9 +1,10 @@
-//! The bindings as their users meet them: UniFFI-generated Python, Kotlin
-//! and Swift, and the Android Java API over JNI on the desktop JVM.
+//! The bindings as their users meet them: the Python package (maturin's
+//! wheel, installed), UniFFI-generated Kotlin and Swift, and the Android Java
+//! API over JNI on the desktop JVM.
 
 use std::process::Command;
 
-use taxa_integration_tests::{built, demo_fixture, profile_dir, quadrant_fixture, repo_root};
+use taxa_integration_tests::{built, demo_fixture, profile_dir, python_wheel, quadrant_fixture, repo_root};
 
 fn run(cmd: &mut Command) -> String {
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -35,17 +36,46 @@ fn swift_and_kotlin_bindings_are_generated() {
     assert!(kotlin.contains("fun `classifyYuv420`(") && kotlin.contains("class ScoreSmoother"), "Kotlin camera API");
 }
 
+/// The Python package as `pip install ./bindings` gives it: the wheel
+/// maturin built, installed into a fresh venv with only the tests' own
+/// requirements (numpy, pillow), and imported from that venv's site-packages.
 #[test]
-fn python_bindings_work_as_a_user_would_use_them() {
+fn python_wheel_works_as_a_user_would_use_it() {
+    let wheel = python_wheel();
     let dir = tempfile::tempdir().unwrap();
     let (bundle, photos) = demo_fixture(dir.path());
-    let module = dir.path().join("python");
-    generate("python", &module);
-    std::fs::copy(built("libtaxa_ffi.so"), module.join("libtaxa_ffi.so")).unwrap();
-    let python = std::env::var("TAXA_PYTHON").unwrap_or_else(|_| "python".into());
-    let out = run(Command::new(python)
+    let venv = dir.path().join("venv");
+    let python = std::env::var("TAXA_PYTHON").unwrap_or_else(|_| "python3".into());
+    run(Command::new(python).args(["-m", "venv"]).arg(&venv));
+    let venv_python = venv.join("bin/python");
+    // Nothing but the venv: no PYTHONPATH, and a working directory with no
+    // `taxa_ffi` in it.
+    let python_in_venv = || {
+        let mut cmd = Command::new(&venv_python);
+        cmd.env_remove("PYTHONPATH").env_remove("PYTHONHOME").current_dir(dir.path());
+        cmd
+    };
+    run(python_in_venv()
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .arg(&wheel)
+        .arg("-r")
+        .arg(repo_root().join("tests/python/requirements.txt")));
+    // Imported from the installed wheel, native library included, and the
+    // wheel is maturin's.
+    let installed = run(python_in_venv().args([
+        "-c",
+        "import importlib.metadata as m, pathlib, sysconfig, taxa_ffi\n\
+         package = pathlib.Path(taxa_ffi.__file__).resolve().parent\n\
+         site = pathlib.Path(sysconfig.get_paths()['platlib']).resolve()\n\
+         assert package.parent == site, (package, site)\n\
+         assert (package / 'libtaxa_ffi.so').is_file(), sorted(package.iterdir())\n\
+         wheel = m.distribution('taxa-ffi').read_text('WHEEL')\n\
+         assert 'Generator: maturin' in wheel, wheel\n\
+         print('installed', package)",
+    ]));
+    assert!(installed.contains(&format!("installed {}", venv.canonicalize().unwrap().display())), "{installed}");
+    let out = run(python_in_venv()
         .arg(repo_root().join("tests/python/test_bindings.py"))
-        .env("PYTHONPATH", &module)
         .env("TAXA_BUNDLE", &bundle)
         .env("TAXA_PHOTOS", &photos)
         .env("TAXA_QUADRANTS", quadrant_fixture(dir.path())));

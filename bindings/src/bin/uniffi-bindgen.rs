@@ -1,1 +1,0 @@
-fn main() { uniffi::uniffi_bindgen_main() }
