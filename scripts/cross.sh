@@ -64,6 +64,9 @@ arm64_test() {
     arm64_env
     local start=$SECONDS
     cargo test --release --locked -p taxa-core --target "$ARM64"
+    # The phone libraries' codecs (JPEG, PNG, WebP; no default features):
+    # core's unit tests again, which check that a left-out format is named.
+    cargo test --release --locked -p taxa-core --target "$ARM64" --no-default-features --lib
     say "arm64 core tests under qemu: $((SECONDS - start)) s (build included)"
 }
 
@@ -154,7 +157,7 @@ size() {
     say "size build: $((SECONDS - start)) s"
 }
 
-# Each opt-level's library and the device_path example (core/examples),
+# Each opt-level's library and the device_path example (bindings/examples),
 # then the examples timed on the same models and photo, interleaved, three
 # rounds; the table is each level's median against opt-level 3's.
 size_speed() {
@@ -173,15 +176,12 @@ size_speed() {
     [ -f "$photo" ] || { say "no photo at $photo (run scripts/fetch-real-data.sh)"; exit 2; }
     mkdir -p "$out"
     : >"$out/sizes.tsv"
-    # Symbols kept for the per-crate breakdown; the size is the stripped copy's.
-    export CARGO_PROFILE_MOBILE_STRIP=false
     for level in "${levels[@]}"; do
         say "opt-level $level: library and device_path example"
         CARGO_PROFILE_MOBILE_OPT_LEVEL="$level" cargo rustc --profile mobile --locked -p taxa-ffi --lib --no-default-features --target "$ARM64" --crate-type cdylib
         aarch64-linux-gnu-strip -o "$out/libtaxa_ffi-$level.so" "target/$ARM64/mobile/libtaxa_ffi.so"
         printf '%s\t%s\n' "$level" "$(stat -c %s "$out/libtaxa_ffi-$level.so")" >>"$out/sizes.tsv"
-        aarch64-linux-gnu-nm -S --size-sort -C "target/$ARM64/mobile/libtaxa_ffi.so" | python3 "$ROOT/scripts/crate_sizes.py" >"$out/crates-$level.txt"
-        CARGO_PROFILE_MOBILE_OPT_LEVEL="$level" cargo build --profile mobile --locked -p taxa-core --no-default-features --example device_path --target "$ARM64"
+        CARGO_PROFILE_MOBILE_OPT_LEVEL="$level" cargo build --profile mobile --locked -p taxa-ffi --no-default-features --example device_path --target "$ARM64"
         cp "target/$ARM64/mobile/examples/device_path" "$out/device_path-$level"
     done
     : >"$out/times.jsonl"

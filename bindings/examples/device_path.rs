@@ -4,7 +4,9 @@
 //! "median_ms", "min_ms"}` (milliseconds, wall clock, one thread).
 //!
 //! Used by `scripts/cross.sh size-speed` to weigh the phone library's build
-//! settings (opt-level) against speed on the same machine, same run.
+//! settings (opt-level) against speed on the same machine, same run. It
+//! lives in taxa-ffi, which has no dev-dependencies, so it links the very
+//! dependency build of the phone library (taxa-core's would not).
 //!
 //! Usage: `device_path MODEL.onnx IMAGE [RUNS]` (RUNS defaults to 20).
 
@@ -57,10 +59,11 @@ fn main() -> ExitCode {
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
-    let line = serde_json::json!({
-        "model": model, "image": image, "load_ms": load_ms, "runs": runs,
-        "median_ms": times[runs / 2], "min_ms": times[0],
-    });
-    println!("{line}");
+    // Debug formatting quotes and escapes the paths as JSON strings need.
+    println!(
+        r#"{{"model": {model:?}, "image": {image:?}, "load_ms": {load_ms:.3}, "runs": {runs}, "median_ms": {:.3}, "min_ms": {:.3}}}"#,
+        times[runs / 2],
+        times[0]
+    );
     ExitCode::SUCCESS
 }
