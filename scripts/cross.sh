@@ -178,7 +178,10 @@ size_speed() {
     : >"$out/sizes.tsv"
     for level in "${levels[@]}"; do
         say "opt-level $level: library and device_path example"
-        CARGO_PROFILE_MOBILE_OPT_LEVEL="$level" cargo rustc --profile mobile --locked -p taxa-ffi --lib --no-default-features --target "$ARM64" --crate-type cdylib
+        # All of the lib's crate types (not `cargo rustc --crate-type cdylib`):
+        # the rlib makes cargo build the dependencies as objects and bitcode,
+        # the form the example links too, so one dependency build serves both.
+        CARGO_PROFILE_MOBILE_OPT_LEVEL="$level" cargo build --profile mobile --locked -p taxa-ffi --lib --no-default-features --target "$ARM64"
         aarch64-linux-gnu-strip -o "$out/libtaxa_ffi-$level.so" "target/$ARM64/mobile/libtaxa_ffi.so"
         printf '%s\t%s\n' "$level" "$(stat -c %s "$out/libtaxa_ffi-$level.so")" >>"$out/sizes.tsv"
         CARGO_PROFILE_MOBILE_OPT_LEVEL="$level" cargo build --profile mobile --locked -p taxa-ffi --no-default-features --example device_path --target "$ARM64"
