@@ -9,6 +9,6 @@ cargo ndk \
     --platform 24 \
     -t arm64-v8a -t armeabi-v7a -t x86_64 \
     -o src/main/jniLibs \
-    build --profile mobile --locked -p taxa-ffi --lib
+    build --profile mobile --locked -p taxa-ffi --lib --no-default-features
 # Only the shared library is packaged.
 find src/main/jniLibs -type f ! -name 'libtaxa_ffi.so' -delete

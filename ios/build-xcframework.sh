@@ -10,7 +10,8 @@ BUILD="$IOS_DIR/build"
 cd "$ROOT"
 
 for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
-    cargo build --profile mobile --locked -p taxa-ffi --lib --target "$target"
+    # JPEG, PNG and WebP only (taxa-core's GIF, BMP and TIFF features off): smaller.
+    cargo build --profile mobile --locked -p taxa-ffi --lib --no-default-features --target "$target"
 done
 
 # Swift bindings and the C header come from the host library's metadata.

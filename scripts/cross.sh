@@ -8,6 +8,9 @@
 #                                      also armv7-linux-androideabi, x86_64-linux-android)
 #   scripts/cross.sh ios               taxa-ffi's static library for aarch64-apple-ios, without Xcode
 #   scripts/cross.sh size              stripped arm64 shared library (stands in for Android's .so) and static library sizes
+#   scripts/cross.sh size-speed [MODEL.onnx..]
+#                                      the `mobile` profile's opt-level weighed: arm64 .so size and the device
+#                                      path's median time under qemu, per level (TAXA_OPT_LEVELS, default "3 s z")
 #
 # No Android NDK or Xcode is needed: Debian's clang (--target=...) compiles and
 # assembles tract's arm64 kernels, and llvm-ar archives them. Linking an
@@ -61,6 +64,9 @@ arm64_test() {
     arm64_env
     local start=$SECONDS
     cargo test --release --locked -p taxa-core --target "$ARM64"
+    # The phone libraries' codecs (JPEG, PNG, WebP; no default features):
+    # core's unit tests again, which check that a left-out format is named.
+    cargo test --release --locked -p taxa-core --target "$ARM64" --no-default-features --lib
     say "arm64 core tests under qemu: $((SECONDS - start)) s (build included)"
 }
 
@@ -117,7 +123,7 @@ android() {
         clang_env "$abi" "$clang_triple"
         start=$SECONDS
         # Only the static library: the cdylib needs the NDK's linker.
-        cargo rustc --profile mobile --locked -p taxa-ffi --lib --target "$abi" --crate-type staticlib
+        cargo rustc --profile mobile --locked -p taxa-ffi --lib --no-default-features --target "$abi" --crate-type staticlib
         say "$abi: target/$abi/mobile/libtaxa_ffi.a, $(du -h "target/$abi/mobile/libtaxa_ffi.a" | cut -f1), $((SECONDS - start)) s"
     done
 }
@@ -129,8 +135,10 @@ ios() {
     # sources need no SDK headers, so any folder will do.
     export SDKROOT="${SDKROOT:-$ROOT/target/no-ios-sdk}"
     mkdir -p "$SDKROOT"
+    # Otherwise cc asks xcrun for the SDK's version.
+    export IPHONEOS_DEPLOYMENT_TARGET="$IOS_MIN.0"
     local start=$SECONDS
-    cargo rustc --profile mobile --locked -p taxa-ffi --lib --target aarch64-apple-ios --crate-type staticlib
+    cargo rustc --profile mobile --locked -p taxa-ffi --lib --no-default-features --target aarch64-apple-ios --crate-type staticlib
     say "aarch64-apple-ios: target/aarch64-apple-ios/mobile/libtaxa_ffi.a, $(du -h target/aarch64-apple-ios/mobile/libtaxa_ffi.a | cut -f1), $((SECONDS - start)) s"
 }
 
@@ -138,7 +146,7 @@ size() {
     setup
     arm64_env
     local start=$SECONDS
-    cargo rustc --profile mobile --locked -p taxa-ffi --lib --target "$ARM64" --crate-type cdylib
+    cargo rustc --profile mobile --locked -p taxa-ffi --lib --no-default-features --target "$ARM64" --crate-type cdylib
     local so="target/$ARM64/mobile/libtaxa_ffi.so"
     aarch64-linux-gnu-strip -o "$so.stripped" "$so"
     printf '%s\t%s\n' "$ARM64 cdylib (stripped)" "$(stat -c %s "$so.stripped")"
@@ -147,6 +155,69 @@ size() {
         [ -f "$a" ] && printf '%s\t%s\n' "$(basename "$(dirname "$(dirname "$a")")") staticlib" "$(stat -c %s "$a")"
     done
     say "size build: $((SECONDS - start)) s"
+}
+
+# Each opt-level's library and the device_path example (bindings/examples),
+# then the examples timed on the same models and photo, interleaved, three
+# rounds; the table is each level's median against opt-level 3's.
+size_speed() {
+    setup
+    arm64_env
+    local out="$ROOT/target/size-speed" start=$SECONDS levels level models=("$@")
+    read -ra levels <<<"${TAXA_OPT_LEVELS:-3 s z}"
+    if [ ${#models[@]} -eq 0 ]; then
+        local m
+        for m in squeezenet1_1 shufflenet_v2_x1_0 efficientnet_lite0; do
+            [ -f "$ROOT/target/cross-parity/$m.onnx" ] && models+=("$ROOT/target/cross-parity/$m.onnx")
+        done
+        [ ${#models[@]} -gt 0 ] || { say "no models given and none in target/cross-parity (run scripts/cross.sh arm64-parity)"; exit 2; }
+    fi
+    local photo="${TAXA_REAL_DATA:-$ROOT/.cache/real-data}/darknet/usr/share/darknet/data/dog.jpg"
+    [ -f "$photo" ] || { say "no photo at $photo (run scripts/fetch-real-data.sh)"; exit 2; }
+    mkdir -p "$out"
+    : >"$out/sizes.tsv"
+    for level in "${levels[@]}"; do
+        say "opt-level $level: library and device_path example"
+        # All of the lib's crate types (not `cargo rustc --crate-type cdylib`):
+        # the rlib makes cargo build the dependencies as objects and bitcode,
+        # the form the example links too, so one dependency build serves both.
+        CARGO_PROFILE_MOBILE_OPT_LEVEL="$level" cargo build --profile mobile --locked -p taxa-ffi --lib --no-default-features --target "$ARM64"
+        aarch64-linux-gnu-strip -o "$out/libtaxa_ffi-$level.so" "target/$ARM64/mobile/libtaxa_ffi.so"
+        printf '%s\t%s\n' "$level" "$(stat -c %s "$out/libtaxa_ffi-$level.so")" >>"$out/sizes.tsv"
+        CARGO_PROFILE_MOBILE_OPT_LEVEL="$level" cargo build --profile mobile --locked -p taxa-ffi --no-default-features --example device_path --target "$ARM64"
+        cp "target/$ARM64/mobile/examples/device_path" "$out/device_path-$level"
+    done
+    : >"$out/times.jsonl"
+    local round model
+    for round in 1 2 3; do
+        for model in "${models[@]}"; do
+            for level in "${levels[@]}"; do
+                say "round $round: $(basename "$model") at opt-level $level (qemu)"
+                qemu-aarch64 -L /usr/aarch64-linux-gnu "$out/device_path-$level" "$model" "$photo" 10 \
+                    | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["level"]=sys.argv[1]; print(json.dumps(d))' "$level" >>"$out/times.jsonl"
+            done
+        done
+    done
+    python3 - "$out/sizes.tsv" "$out/times.jsonl" <<'PY'
+import json, statistics, sys
+from collections import defaultdict
+sizes = dict(line.split("\t") for line in open(sys.argv[1]).read().splitlines())
+times = defaultdict(list)
+for line in open(sys.argv[2]):
+    d = json.loads(line)
+    times[(d["model"].rsplit("/", 1)[-1], d["level"])].append(d["median_ms"])
+levels = list(sizes)
+print("| opt-level | stripped .so (bytes) | " + " | ".join(f"{m} ms (vs 3)" for m in sorted({m for m, _ in times})) + " |")
+print("|---|---:|" + "---:|" * len({m for m, _ in times}))
+for level in levels:
+    cells = []
+    for model in sorted({m for m, _ in times}):
+        t = statistics.median(times[(model, level)])
+        base = statistics.median(times[(model, levels[0])])
+        cells.append(f"{t:.1f} ({t / base:.2f}×)")
+    print(f"| {level} | {int(sizes[level]):,} | " + " | ".join(cells) + " |")
+PY
+    say "size-speed: $((SECONDS - start)) s"
 }
 
 what="${1:-}"
@@ -158,5 +229,6 @@ case "$what" in
     android) android "$@" ;;
     ios) ios ;;
     size) size ;;
-    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+    size-speed) size_speed "$@" ;;
+    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac

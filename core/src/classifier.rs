@@ -135,7 +135,8 @@ impl Classifier {
         self.input_shape
     }
 
-    /// Classifies encoded image bytes (JPEG, PNG, WebP, GIF, BMP, TIFF).
+    /// Classifies encoded image bytes (JPEG, PNG, WebP; GIF, BMP, TIFF unless
+    /// built without them, see [`crate::decode::SUPPORTED_FORMATS`]).
     /// Decoding errors are those of [`crate::decode_image`].
     pub fn classify_bytes(&self, bytes: &[u8], options: &ClassifyOptions) -> Result<Classification> {
         options.validate()?;

@@ -14,7 +14,8 @@ pub enum TaxaError {
     #[error("image is empty (0 bytes)")]
     EmptyImage,
 
-    #[error("unrecognised image format (supported: JPEG, PNG, WebP, GIF, BMP, TIFF)")]
+    /// Not an image format this build decodes ([`crate::decode::SUPPORTED_FORMATS`]).
+    #[error("unrecognised image format (supported: {})", crate::decode::SUPPORTED_FORMATS.join(", "))]
     UnsupportedImageFormat,
 
     /// Refused from the header, before any pixel is decoded. `width` and

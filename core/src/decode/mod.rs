@@ -1,5 +1,6 @@
-//! Decoding encoded images (JPEG, PNG, WebP, GIF, BMP, TIFF) into upright
-//! 8-bit RGB, as Pillow's `open` → `exif_transpose` → `convert("RGB")` does.
+//! Decoding encoded images (JPEG, PNG, WebP; GIF, BMP, TIFF unless built
+//! without them, see [`SUPPORTED_FORMATS`]) into upright 8-bit RGB, as
+//! Pillow's `open` → `exif_transpose` → `convert("RGB")` does.
 //!
 //! What a photo may cost is bounded ([`DecodeLimits`]), checked from the
 //! header before any pixel is decoded. A file cut short is refused
@@ -8,6 +9,7 @@
 
 mod container;
 mod jpeg_scaled;
+#[cfg(feature = "tiff")]
 mod tiff_alpha;
 
 use std::io::Cursor;
@@ -99,6 +101,12 @@ pub fn decode_image_with(bytes: &[u8], options: &DecodeOptions) -> Result<Decode
         return Err(TaxaError::EmptyImage);
     }
     let format = image::guess_format(bytes).map_err(|_| TaxaError::UnsupportedImageFormat)?;
+    if !built_in(format) {
+        return Err(TaxaError::UnsupportedImageFeature {
+            format: format_name(format).into(),
+            feature: format!("the whole format: this build decodes {} only", SUPPORTED_FORMATS.join(", ")),
+        });
+    }
     catch_unwind(AssertUnwindSafe(|| decode_format(bytes, format, options))).unwrap_or_else(|panic| {
         Err(TaxaError::ImageDecode(format!(
             "the {} decoder failed on this file (internal error: {})",
@@ -125,16 +133,20 @@ fn decode_format(bytes: &[u8], format: ImageFormat, options: &DecodeOptions) -> 
     let (image, orientation) = match decoded {
         Ok(decoded) => decoded,
         // `image` has no grey + alpha TIFF; the tiff crate reads it.
+        #[cfg(feature = "tiff")]
         Err(ImageError::Unsupported(e)) if format == ImageFormat::Tiff => match tiff_alpha::decode_grey_alpha(bytes) {
             Some(image) => (image, Orientation::NoTransforms),
             None => return Err(map_image_error(ImageError::Unsupported(e), format, size, limits)),
         },
         Err(e) => return Err(map_image_error(e, format, size, limits)),
     };
+    #[cfg(feature = "tiff")]
     let mut image = match format {
         ImageFormat::Tiff => tiff_alpha::unpremultiply_if_associated(bytes, image),
         _ => image,
     };
+    #[cfg(not(feature = "tiff"))]
+    let mut image = image;
     image.apply_orientation(orientation);
     let image = match image {
         DynamicImage::ImageRgb8(rgb) => rgb,
@@ -176,6 +188,7 @@ fn checked_header(bytes: &[u8], format: ImageFormat, options: &DecodeOptions) ->
 /// The header's (width, height), read with no limits.
 fn header_size(bytes: &[u8], format: ImageFormat) -> image::ImageResult<(u32, u32)> {
     match reader(bytes, format, image::Limits::no_limits()).into_dimensions() {
+        #[cfg(feature = "tiff")]
         Err(ImageError::Unsupported(e)) if format == ImageFormat::Tiff => {
             tiff_alpha::header_size(bytes).ok_or(ImageError::Unsupported(e))
         }
@@ -201,6 +214,31 @@ fn orientation(decoder: &mut impl ImageDecoder) -> Orientation {
             .flatten()
             .and_then(|exif| Orientation::from_exif_chunk(exif.strip_prefix(b"Exif\0\0").unwrap_or(&exif)))
             .unwrap_or(Orientation::NoTransforms),
+    }
+}
+
+/// The formats this build decodes. JPEG, PNG and WebP always; GIF, BMP and
+/// TIFF with taxa-core's features of those names (on by default, off in the
+/// phone libraries).
+pub const SUPPORTED_FORMATS: &[&str] = &[
+    "JPEG",
+    "PNG",
+    "WebP",
+    #[cfg(feature = "gif")]
+    "GIF",
+    #[cfg(feature = "bmp")]
+    "BMP",
+    #[cfg(feature = "tiff")]
+    "TIFF",
+];
+
+fn built_in(format: ImageFormat) -> bool {
+    match format {
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP => true,
+        ImageFormat::Gif => cfg!(feature = "gif"),
+        ImageFormat::Bmp => cfg!(feature = "bmp"),
+        ImageFormat::Tiff => cfg!(feature = "tiff"),
+        _ => false,
     }
 }
 
@@ -255,4 +293,40 @@ fn ends_early(error: &ImageError) -> bool {
         source = e.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIFF_HEADER: &[u8] = b"II*\0\x08\0\0\0\0\0\0\0";
+
+    #[test]
+    fn the_supported_list_follows_the_build() {
+        assert_eq!(&SUPPORTED_FORMATS[..3], ["JPEG", "PNG", "WebP"]);
+        assert_eq!(SUPPORTED_FORMATS.contains(&"TIFF"), cfg!(feature = "tiff"));
+        assert_eq!(built_in(ImageFormat::Gif), cfg!(feature = "gif"));
+        assert_eq!(built_in(ImageFormat::Bmp), cfg!(feature = "bmp"));
+    }
+
+    /// The phone libraries (`--no-default-features`) name a left-out format
+    /// instead of calling the file corrupt.
+    #[test]
+    #[cfg(not(feature = "tiff"))]
+    fn a_format_left_out_of_the_build_is_named() {
+        match decode_image(TIFF_HEADER, &DecodeLimits::default()) {
+            Err(TaxaError::UnsupportedImageFeature { format, feature }) => {
+                assert_eq!(format, "TIFF");
+                assert!(feature.contains("JPEG, PNG, WebP"), "{feature}");
+            }
+            other => panic!("expected UnsupportedImageFeature, got {other:?}"),
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "tiff")]
+    fn a_built_in_format_reaches_its_decoder() {
+        // An IFD with no entries: the TIFF decoder's own refusal, not the build's.
+        assert!(!matches!(decode_image(TIFF_HEADER, &DecodeLimits::default()), Err(TaxaError::UnsupportedImageFeature { feature, .. }) if feature.contains("this build")));
+    }
 }

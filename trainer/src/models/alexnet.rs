@@ -1,6 +1,6 @@
 //! AlexNet, as torchvision's `alexnet` ("One weird trick" variant).
 
-use super::{NetSpec, SpecBuilder};
+use super::{Conv2dConfig, NetSpec, SpecBuilder};
 
 pub fn alexnet(num_classes: i64) -> NetSpec {
     let (mut b, x) = SpecBuilder::new();
@@ -8,7 +8,7 @@ pub fn alexnet(num_classes: i64) -> NetSpec {
     // features: (module index, in, out, kernel, stride, padding, pool after)
     let convs = [(0, 3, 64, 11, 4, 2, true), (3, 64, 192, 5, 1, 2, true), (6, 192, 384, 3, 1, 1, false), (8, 384, 256, 3, 1, 1, false), (10, 256, 256, 3, 1, 1, true)];
     for (index, cin, cout, kernel, stride, padding, pool) in convs {
-        x = b.conv(&format!("features.{index}"), x, cin, cout, kernel, stride, padding, 1, true);
+        x = b.conv(&format!("features.{index}"), x, Conv2dConfig::new(cin, cout, kernel).stride(stride).padding(padding));
         x = b.relu(x);
         if pool {
             x = b.max_pool(x, 3, 2, 0, false);

@@ -2,6 +2,42 @@
 
 use super::{BN_EPS, BN_MOMENTUM, NetSpec, Node, Op, Value};
 
+/// A 2-D convolution's shape, with `torch.nn.Conv2d`'s argument names and
+/// defaults: square `kernel` (pixels), stride 1, no padding, one group, a bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dConfig {
+    pub in_channels: i64,
+    pub out_channels: i64,
+    pub kernel: i64,
+    pub stride: i64,
+    pub padding: i64,
+    pub groups: i64,
+    pub bias: bool,
+}
+
+impl Conv2dConfig {
+    pub fn new(in_channels: i64, out_channels: i64, kernel: i64) -> Self {
+        Conv2dConfig { in_channels, out_channels, kernel, stride: 1, padding: 0, groups: 1, bias: true }
+    }
+
+    pub fn stride(self, stride: i64) -> Self {
+        Conv2dConfig { stride, ..self }
+    }
+
+    pub fn padding(self, padding: i64) -> Self {
+        Conv2dConfig { padding, ..self }
+    }
+
+    pub fn groups(self, groups: i64) -> Self {
+        Conv2dConfig { groups, ..self }
+    }
+
+    /// `bias=False`, as before a BatchNorm.
+    pub fn no_bias(self) -> Self {
+        Conv2dConfig { bias: false, ..self }
+    }
+}
+
 /// Builds a [`NetSpec`] in execution order. Layer methods take the module
 /// name as torchvision spells it.
 #[derive(Debug, Default)]
@@ -20,8 +56,8 @@ impl SpecBuilder {
         self.nodes.len() - 1
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv(&mut self, module: &str, x: Value, in_channels: i64, out_channels: i64, kernel: i64, stride: i64, padding: i64, groups: i64, bias: bool) -> Value {
+    pub fn conv(&mut self, module: &str, x: Value, config: Conv2dConfig) -> Value {
+        let Conv2dConfig { in_channels, out_channels, kernel, stride, padding, groups, bias } = config;
         let op = Op::Conv2d { module: module.into(), in_channels, out_channels, kernel, stride, padding, groups, bias };
         self.push(op, vec![x])
     }
@@ -91,11 +127,10 @@ impl SpecBuilder {
         self.push(Op::ChannelSlice { start, end }, vec![x])
     }
 
-    /// conv → batch norm (→ relu), the commonest unit.
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv_bn(&mut self, conv: &str, bn: &str, x: Value, cin: i64, cout: i64, kernel: i64, stride: i64, padding: i64, groups: i64, relu: bool) -> Value {
-        let x = self.conv(conv, x, cin, cout, kernel, stride, padding, groups, false);
-        let x = self.batch_norm(bn, x, cout);
+    /// conv (no bias) → batch norm (→ relu), the commonest unit.
+    pub fn conv_bn(&mut self, conv: &str, bn: &str, x: Value, config: Conv2dConfig, relu: bool) -> Value {
+        let x = self.conv(conv, x, config.no_bias());
+        let x = self.batch_norm(bn, x, config.out_channels);
         if relu { self.relu(x) } else { x }
     }
 

@@ -2,7 +2,7 @@
 //! is global (adaptive), unlike `tch::vision`'s fixed 7×7, so other input
 //! sizes work.
 
-use super::{NetSpec, SpecBuilder, Value};
+use super::{Conv2dConfig, NetSpec, SpecBuilder, Value};
 
 const BN_SIZE: i64 = 4;
 
@@ -11,15 +11,15 @@ fn dense_layer(b: &mut SpecBuilder, prefix: &str, inputs: &[Value], cin: i64, gr
     let x = if inputs.len() == 1 { inputs[0] } else { b.concat(inputs) };
     let x = b.batch_norm(&m("norm1"), x, cin);
     let x = b.relu(x);
-    let x = b.conv(&m("conv1"), x, cin, BN_SIZE * growth, 1, 1, 0, 1, false);
+    let x = b.conv(&m("conv1"), x, Conv2dConfig::new(cin, BN_SIZE * growth, 1).no_bias());
     let x = b.batch_norm(&m("norm2"), x, BN_SIZE * growth);
     let x = b.relu(x);
-    b.conv(&m("conv2"), x, BN_SIZE * growth, growth, 3, 1, 1, 1, false)
+    b.conv(&m("conv2"), x, Conv2dConfig::new(BN_SIZE * growth, growth, 3).padding(1).no_bias())
 }
 
 fn densenet(arch: &str, growth: i64, blocks: [i64; 4], init_features: i64, num_classes: i64) -> NetSpec {
     let (mut b, x) = SpecBuilder::new();
-    let x = b.conv("features.conv0", x, 3, init_features, 7, 2, 3, 1, false);
+    let x = b.conv("features.conv0", x, Conv2dConfig::new(3, init_features, 7).stride(2).padding(3).no_bias());
     let x = b.batch_norm("features.norm0", x, init_features);
     let x = b.relu(x);
     let mut x = b.max_pool(x, 3, 2, 1, false);
@@ -37,7 +37,7 @@ fn densenet(arch: &str, growth: i64, blocks: [i64; 4], init_features: i64, num_c
             let t = |name: &str| format!("features.transition{}.{name}", i + 1);
             x = b.batch_norm(&t("norm"), x, channels);
             x = b.relu(x);
-            x = b.conv(&t("conv"), x, channels, channels / 2, 1, 1, 0, 1, false);
+            x = b.conv(&t("conv"), x, Conv2dConfig::new(channels, channels / 2, 1).no_bias());
             x = b.avg_pool(x, 2, 2);
             channels /= 2;
         }

@@ -12,7 +12,7 @@
 
 use taxa_core::PreprocessContract;
 
-use super::{NetSpec, SpecBuilder, Value};
+use super::{Conv2dConfig, NetSpec, SpecBuilder, Value};
 
 /// BatchNorm of the reference: `batch_norm_epsilon = 1e-3`, and PyTorch
 /// momentum `1 − batch_norm_momentum` = 1 − 0.99.
@@ -57,25 +57,36 @@ fn round_filters(filters: i64, width: f64) -> i64 {
 
 /// A convolution with TensorFlow "SAME" padding (a padding node only where
 /// the kernel or stride can need one), then BatchNorm, then ReLU6 if `act`.
-#[allow(clippy::too_many_arguments)]
-fn conv_bn(b: &mut SpecBuilder, conv: &str, bn: &str, x: Value, cin: i64, cout: i64, kernel: i64, stride: i64, groups: i64, act: bool) -> Value {
+/// The config's own padding is not used.
+fn conv_bn(b: &mut SpecBuilder, conv: &str, bn: &str, x: Value, config: Conv2dConfig, act: bool) -> Value {
+    let (kernel, stride) = (config.kernel, config.stride);
     let x = if kernel > 1 || stride > 1 { b.same_pad(x, kernel, stride) } else { x };
-    let x = b.conv(conv, x, cin, cout, kernel, stride, 0, groups, false);
-    let x = b.batch_norm_with(bn, x, cout, BN_EPS, BN_MOMENTUM);
+    let x = b.conv(conv, x, config.padding(0).no_bias());
+    let x = b.batch_norm_with(bn, x, config.out_channels, BN_EPS, BN_MOMENTUM);
     if act { b.relu6(x) } else { x }
 }
 
+/// One `MBConvBlock`'s shape (the reference's `BlockArgs`).
+#[derive(Debug, Clone, Copy)]
+struct MbConvConfig {
+    in_channels: i64,
+    out_channels: i64,
+    kernel: i64,
+    stride: i64,
+    expand_ratio: i64,
+}
+
 /// The mobile inverted bottleneck (`MBConvBlock` without squeeze-excite).
-#[allow(clippy::too_many_arguments)]
-fn mb_conv(b: &mut SpecBuilder, index: usize, x: Value, cin: i64, cout: i64, kernel: i64, stride: i64, expand: i64, drop_connect: f64) -> Value {
+fn mb_conv(b: &mut SpecBuilder, index: usize, x: Value, config: MbConvConfig, drop_connect: f64) -> Value {
+    let MbConvConfig { in_channels: cin, out_channels: cout, kernel, stride, expand_ratio } = config;
     let m = |name: &str| format!("_blocks.{index}.{name}");
-    let hidden = cin * expand;
+    let hidden = cin * expand_ratio;
     let mut h = x;
-    if expand != 1 {
-        h = conv_bn(b, &m("_expand_conv"), &m("_bn0"), h, cin, hidden, 1, 1, 1, true);
+    if expand_ratio != 1 {
+        h = conv_bn(b, &m("_expand_conv"), &m("_bn0"), h, Conv2dConfig::new(cin, hidden, 1), true);
     }
-    h = conv_bn(b, &m("_depthwise_conv"), &m("_bn1"), h, hidden, hidden, kernel, stride, hidden, true);
-    h = conv_bn(b, &m("_project_conv"), &m("_bn2"), h, hidden, cout, 1, 1, 1, false);
+    h = conv_bn(b, &m("_depthwise_conv"), &m("_bn1"), h, Conv2dConfig::new(hidden, hidden, kernel).stride(stride).groups(hidden), true);
+    h = conv_bn(b, &m("_project_conv"), &m("_bn2"), h, Conv2dConfig::new(hidden, cout, 1), false);
     if stride == 1 && cin == cout {
         // The reference skips drop-connect when its rate is 0 (the first block).
         if drop_connect > 0.0 {
@@ -88,7 +99,7 @@ fn mb_conv(b: &mut SpecBuilder, index: usize, x: Value, cin: i64, cout: i64, ker
 
 fn efficientnet_lite(arch: &str, num_classes: i64) -> NetSpec {
     let &(_, width, depth, _, dropout) = VARIANTS.iter().find(|v| v.0 == arch).expect("a Lite variant");
-    // (kernel, stride, expand, cin, cout) of every block, in order.
+    // Every block, in order.
     let mut blocks = Vec::new();
     for (stage, &(repeats, kernel, stride, expand, cin, cout)) in STAGES.iter().enumerate() {
         let fixed = stage == 0 || stage == STAGES.len() - 1;
@@ -97,19 +108,19 @@ fn efficientnet_lite(arch: &str, num_classes: i64) -> NetSpec {
         let cout = round_filters(cout, width);
         for r in 0..repeats {
             let (cin, stride) = if r == 0 { (cin, stride) } else { (cout, 1) };
-            blocks.push((kernel, stride, expand, cin, cout));
+            blocks.push(MbConvConfig { in_channels: cin, out_channels: cout, kernel, stride, expand_ratio: expand });
         }
     }
 
     let (mut b, x) = SpecBuilder::new();
-    let mut x = conv_bn(&mut b, "_conv_stem", "_bn0", x, 3, STEM, 3, 2, 1, true);
+    let mut x = conv_bn(&mut b, "_conv_stem", "_bn0", x, Conv2dConfig::new(3, STEM, 3).stride(2), true);
     let total = blocks.len();
-    for (index, &(kernel, stride, expand, cin, cout)) in blocks.iter().enumerate() {
+    for (index, &block) in blocks.iter().enumerate() {
         let rate = DROP_CONNECT * index as f64 / total as f64;
-        x = mb_conv(&mut b, index, x, cin, cout, kernel, stride, expand, rate);
+        x = mb_conv(&mut b, index, x, block, rate);
     }
-    let last = blocks.last().expect("blocks").4;
-    x = conv_bn(&mut b, "_conv_head", "_bn1", x, last, HEAD, 1, 1, 1, true);
+    let last = blocks.last().expect("blocks").out_channels;
+    x = conv_bn(&mut b, "_conv_head", "_bn1", x, Conv2dConfig::new(last, HEAD, 1), true);
     x = b.adaptive_avg_pool(x, 1);
     x = b.flatten(x);
     x = b.dropout(x, dropout);

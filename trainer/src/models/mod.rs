@@ -15,7 +15,7 @@ mod squeezenet;
 mod zoo;
 
 pub use alexnet::alexnet;
-pub use builder::SpecBuilder;
+pub use builder::{Conv2dConfig, SpecBuilder};
 pub use densenet::{densenet121, densenet161, densenet169, densenet201};
 pub use efficientnet_lite::{efficientnet_lite0, efficientnet_lite1, efficientnet_lite2};
 #[cfg(feature = "train")]

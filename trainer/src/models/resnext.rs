@@ -1,20 +1,30 @@
 //! ResNeXt-50 32×4d and ResNeXt-101 32×8d, as torchvision's `resnext*`.
 
-use super::{NetSpec, SpecBuilder, Value};
+use super::{Conv2dConfig, NetSpec, SpecBuilder, Value};
 
 const EXPANSION: i64 = 4;
 
-#[allow(clippy::too_many_arguments)]
-fn bottleneck(b: &mut SpecBuilder, prefix: &str, x: Value, cin: i64, planes: i64, stride: i64, groups: i64, width_per_group: i64) -> Value {
+/// One torchvision `Bottleneck`'s arguments.
+#[derive(Debug, Clone, Copy)]
+struct BottleneckConfig {
+    in_channels: i64,
+    planes: i64,
+    stride: i64,
+    groups: i64,
+    width_per_group: i64,
+}
+
+fn bottleneck(b: &mut SpecBuilder, prefix: &str, x: Value, config: BottleneckConfig) -> Value {
+    let BottleneckConfig { in_channels: cin, planes, stride, groups, width_per_group } = config;
     let m = |name: &str| format!("{prefix}.{name}");
     let width = planes * width_per_group / 64 * groups;
     let cout = planes * EXPANSION;
-    let out = b.conv_bn(&m("conv1"), &m("bn1"), x, cin, width, 1, 1, 0, 1, true);
-    let out = b.conv_bn(&m("conv2"), &m("bn2"), out, width, width, 3, stride, 1, groups, true);
-    let out = b.conv_bn(&m("conv3"), &m("bn3"), out, width, cout, 1, 1, 0, 1, false);
+    let out = b.conv_bn(&m("conv1"), &m("bn1"), x, Conv2dConfig::new(cin, width, 1), true);
+    let out = b.conv_bn(&m("conv2"), &m("bn2"), out, Conv2dConfig::new(width, width, 3).stride(stride).padding(1).groups(groups), true);
+    let out = b.conv_bn(&m("conv3"), &m("bn3"), out, Conv2dConfig::new(width, cout, 1), false);
     // Registered after bn3 in torchvision, so built after it here too.
     let identity = if stride != 1 || cin != cout {
-        b.conv_bn(&m("downsample.0"), &m("downsample.1"), x, cin, cout, 1, stride, 0, 1, false)
+        b.conv_bn(&m("downsample.0"), &m("downsample.1"), x, Conv2dConfig::new(cin, cout, 1).stride(stride), false)
     } else {
         x
     };
@@ -24,13 +34,14 @@ fn bottleneck(b: &mut SpecBuilder, prefix: &str, x: Value, cin: i64, planes: i64
 
 fn resnext(arch: &str, layers: [usize; 4], groups: i64, width_per_group: i64, num_classes: i64) -> NetSpec {
     let (mut b, x) = SpecBuilder::new();
-    let x = b.conv_bn("conv1", "bn1", x, 3, 64, 7, 2, 3, 1, true);
+    let x = b.conv_bn("conv1", "bn1", x, Conv2dConfig::new(3, 64, 7).stride(2).padding(3), true);
     let mut x = b.max_pool(x, 3, 2, 1, false);
     let mut cin = 64;
     for (i, (&blocks, planes)) in layers.iter().zip([64, 128, 256, 512]).enumerate() {
         for block in 0..blocks {
             let stride = if i > 0 && block == 0 { 2 } else { 1 };
-            x = bottleneck(&mut b, &format!("layer{}.{block}", i + 1), x, cin, planes, stride, groups, width_per_group);
+            let config = BottleneckConfig { in_channels: cin, planes, stride, groups, width_per_group };
+            x = bottleneck(&mut b, &format!("layer{}.{block}", i + 1), x, config);
             cin = planes * EXPANSION;
         }
     }

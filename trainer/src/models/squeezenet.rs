@@ -1,14 +1,14 @@
 //! SqueezeNet 1.0 and 1.1, as torchvision's `squeezenet1_0` / `squeezenet1_1`.
 
-use super::{NetSpec, SpecBuilder, Value};
+use super::{Conv2dConfig, NetSpec, SpecBuilder, Value};
 
 fn fire(b: &mut SpecBuilder, index: usize, x: Value, cin: i64, squeeze: i64, expand: i64) -> Value {
     let m = |name: &str| format!("features.{index}.{name}");
-    let s = b.conv(&m("squeeze"), x, cin, squeeze, 1, 1, 0, 1, true);
+    let s = b.conv(&m("squeeze"), x, Conv2dConfig::new(cin, squeeze, 1));
     let s = b.relu(s);
-    let e1 = b.conv(&m("expand1x1"), s, squeeze, expand, 1, 1, 0, 1, true);
+    let e1 = b.conv(&m("expand1x1"), s, Conv2dConfig::new(squeeze, expand, 1));
     let e1 = b.relu(e1);
-    let e3 = b.conv(&m("expand3x3"), s, squeeze, expand, 3, 1, 1, 1, true);
+    let e3 = b.conv(&m("expand3x3"), s, Conv2dConfig::new(squeeze, expand, 3).padding(1));
     let e3 = b.relu(e3);
     b.concat(&[e1, e3])
 }
@@ -18,7 +18,7 @@ fn fire(b: &mut SpecBuilder, index: usize, x: Value, cin: i64, squeeze: i64, exp
 fn squeezenet(arch: &str, stem: (i64, i64), layout: &[Option<(i64, i64, i64)>], num_classes: i64) -> NetSpec {
     let (mut b, x) = SpecBuilder::new();
     let (stem_channels, stem_kernel) = stem;
-    let mut x = b.conv("features.0", x, 3, stem_channels, stem_kernel, 2, 0, 1, true);
+    let mut x = b.conv("features.0", x, Conv2dConfig::new(3, stem_channels, stem_kernel).stride(2));
     x = b.relu(x);
     x = b.max_pool(x, 3, 2, 0, true);
     for (offset, layer) in layout.iter().enumerate() {
@@ -29,7 +29,7 @@ fn squeezenet(arch: &str, stem: (i64, i64), layout: &[Option<(i64, i64, i64)>], 
         };
     }
     x = b.dropout(x, 0.5);
-    x = b.conv("classifier.1", x, 512, num_classes, 1, 1, 0, 1, true);
+    x = b.conv("classifier.1", x, Conv2dConfig::new(512, num_classes, 1));
     x = b.relu(x);
     x = b.adaptive_avg_pool(x, 1);
     b.flatten(x);
