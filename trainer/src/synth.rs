@@ -11,7 +11,8 @@ use image::{Rgb, RgbImage};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use rayon::prelude::*;
-use serde_json::json;
+
+use crate::data::{InatAnnotation, InatCategory, InatFile, InatImage};
 
 #[derive(Debug, Clone)]
 pub struct SynthOptions {
@@ -24,11 +25,25 @@ pub struct SynthOptions {
     /// Share of each species' images written to `val2019.json`.
     pub val_fraction: f64,
     pub seed: u64,
+    pub counts: Counts,
+}
+
+/// How many photos each species gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Counts {
+    /// `max_images · (k+1)^(−0.8)`, at least `min_images`: a long tail with rare classes.
+    #[default]
+    LongTail,
+    /// The study's Table 1 shape (268,243 photos of 1,010 species): 500 for
+    /// the commonest, 212 for the rarest, median 262 — a short steep head
+    /// and a near-linear body. Species are spread evenly over the curve, so
+    /// fewer species keep the shape. `max_images`/`min_images` are ignored.
+    Study,
 }
 
 impl Default for SynthOptions {
     fn default() -> Self {
-        SynthOptions { species: 24, max_images: 240, min_images: 30, size: 96, val_fraction: 0.1, seed: 2019 }
+        SynthOptions { species: 24, max_images: 240, min_images: 30, size: 96, val_fraction: 0.1, seed: 2019, counts: Counts::LongTail }
     }
 }
 
@@ -131,11 +146,20 @@ pub fn make_taxonomy(options: &SynthOptions) -> Vec<SynthSpecies> {
     species
 }
 
-/// Long-tailed counts: the k-th species gets max · (k+1)^(−0.8), at least `min`.
+/// Photos per species, commonest first (see [`Counts`]).
 pub fn class_counts(options: &SynthOptions) -> Vec<usize> {
-    (0..options.species)
-        .map(|k| ((options.max_images as f64) * ((k + 1) as f64).powf(-0.8)).round().max(options.min_images as f64) as usize)
-        .collect()
+    let n = options.species;
+    match options.counts {
+        Counts::LongTail => (0..n).map(|k| ((options.max_images as f64) * ((k + 1) as f64).powf(-0.8)).round().max(options.min_images as f64) as usize).collect(),
+        // 212 + 100·(1−u) + 188·(1−u)^51 at u = k/(n−1), fitted to the
+        // study's total (268,243 at 1,010 species) and median (262).
+        Counts::Study => (0..n)
+            .map(|k| {
+                let rest = 1.0 - k as f64 / (n.max(2) - 1) as f64;
+                (212.0 + 100.0 * rest + 188.0 * rest.powi(51)).round() as usize
+            })
+            .collect(),
+    }
 }
 
 /// Draws one photo of `species`.
@@ -216,26 +240,27 @@ pub fn write_dataset(out: &Path, options: &SynthOptions, progress: bool) -> anyh
     })?;
     bar.finish_and_clear();
 
-    let categories: Vec<_> = taxonomy
+    let categories: Vec<InatCategory> = taxonomy
         .iter()
         .enumerate()
         .map(|(id, s)| {
-            json!({"id": id, "name": s.name, "kingdom": s.lineage[0], "phylum": s.lineage[1], "class": s.lineage[2],
-                   "order": s.lineage[3], "family": s.lineage[4], "genus": s.lineage[5]})
+            let rank = |r: usize| Some(s.lineage[r].clone());
+            InatCategory { id: id as i64, name: s.name.clone(), kingdom: rank(0), phylum: rank(1), class: rank(2), order: rank(3), family: rank(4), genus: rank(5), ..Default::default() }
         })
         .collect();
-    let (mut train, mut val) = (Vec::new(), Vec::new());
-    for (id, (class, i, file)) in jobs.iter().enumerate() {
-        let n_val = ((counts[*class] as f64) * options.val_fraction).round().max(1.0) as usize;
-        let entry = (json!({"id": id, "file_name": file, "width": options.size, "height": options.size}), json!({"id": id, "image_id": id, "category_id": class}));
-        if *i < n_val { val.push(entry) } else { train.push(entry) }
+    let info = serde_json::json!({"description": "taxa synth", "seed": options.seed});
+    let (mut train, mut val) = (InatFile { info: Some(info), categories, annotations: Some(Vec::new()), ..Default::default() }, InatFile::default());
+    (val.info, val.categories, val.annotations) = (train.info.clone(), train.categories.clone(), Some(Vec::new()));
+    for (id, (class, i, file)) in jobs.into_iter().enumerate() {
+        let n_val = ((counts[class] as f64) * options.val_fraction).round().max(1.0) as usize;
+        let to = if i < n_val { &mut val } else { &mut train };
+        let id = id as i64;
+        to.images.push(InatImage { id, file_name: file.to_string_lossy().into_owned(), width: Some(options.size), height: Some(options.size) });
+        to.annotations.get_or_insert_default().push(InatAnnotation { id: Some(id), image_id: id, category_id: class as i64 });
     }
-    for (name, entries) in [("train2019.json", &train), ("val2019.json", &val)] {
-        let (images, annotations): (Vec<_>, Vec<_>) = entries.iter().cloned().unzip();
-        let doc = json!({"info": {"description": "taxa synth", "seed": options.seed}, "images": images, "annotations": annotations, "categories": categories});
-        std::fs::write(out.join(name), serde_json::to_vec_pretty(&doc)?)?;
-    }
-    Ok((train.len(), val.len()))
+    train.write(&out.join("train2019.json"))?;
+    val.write(&out.join("val2019.json"))?;
+    Ok((train.images.len(), val.images.len()))
 }
 
 #[cfg(test)]
@@ -266,6 +291,20 @@ mod tests {
         assert!(counts.windows(2).all(|w| w[0] >= w[1]));
         assert!(counts.iter().filter(|c| **c < 100).count() >= 10);
         assert_eq!(*counts.last().unwrap(), 30);
+    }
+
+    #[test]
+    fn the_study_shape_matches_table_1() {
+        let counts = class_counts(&SynthOptions { species: 1010, counts: Counts::Study, ..Default::default() });
+        let mut sorted = counts.clone();
+        sorted.sort();
+        assert_eq!((sorted[0], sorted[1009]), (212, 500));
+        assert!((261..=263).contains(&sorted[505]), "median {}", sorted[505]);
+        let total: usize = counts.iter().sum();
+        assert!(total.abs_diff(268_243) < 300, "{total} photos");
+        // Fewer species keep the shape: 38 give about 10k photos.
+        let few: usize = class_counts(&SynthOptions { species: 38, counts: Counts::Study, ..Default::default() }).iter().sum();
+        assert!((9_800..10_400).contains(&few), "{few}");
     }
 
     #[test]
