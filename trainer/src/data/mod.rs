@@ -3,6 +3,7 @@
 //! and the decoded-image cache.
 
 mod cache;
+mod cache_index;
 mod folder;
 mod inat;
 mod inat_records;

@@ -14,7 +14,9 @@ use tch::{Device, Kind, Tensor, nn::VarStore};
 use taxa_core::PreprocessContract;
 
 use super::evaluate::{EvalSet, evaluate};
-use super::presets::{Splits, augment, gather, load_data, to_input, training_batch_size, training_batches};
+use super::features::backbone_features;
+use super::stages::Stages;
+use super::presets::{augment, gather, load_data, to_input, training_batch_size, training_batches};
 use super::run_dir::{EpochMetrics, RunDir, RunState, RunSummary, plot_run, summarise, write_bundle};
 use super::{Mode, Optimizer, TrainConfig};
 use crate::checkpoint::{CheckpointInfo, read_checkpoint_info, save_checkpoint};
@@ -26,7 +28,8 @@ use crate::weights::{HeadOutcome, load_state_dict, read_state_dict};
 pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: bool) -> anyhow::Result<RunSummary> {
     let dir = RunDir(run_dir);
     let device = config.device()?;
-    let data = load_data(&config, progress)?;
+    let mut stages = Stages::default();
+    let data = load_data(&config, progress, &mut stages)?;
     let classes = data.prepared.classes.len();
     dir.write_skipped([&data.train_cache, &data.val_cache])?;
     let train_items: Vec<(usize, usize)> = data.train_cache.usable(&data.prepared.train).map(|(slot, s)| (slot, s.class)).collect();
@@ -68,7 +71,12 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
 
     let contract = config.contract();
     let (in_w, in_h) = contract.input_size().map_err(anyhow::Error::msg)?;
-    let features = if frozen && config.cache_features { Some(backbone_features(&net, &data, &train_items, &val_items, &config, &contract, device, progress)?) } else { None };
+    let features = if frozen && config.cache_features {
+        let images = train_items.len() + val_items.len();
+        Some(stages.time("features", images, || backbone_features(&net, &data, &train_items, &val_items, config.batch_size, &contract, device, progress))?)
+    } else {
+        None
+    };
     let val_set = EvalSet { items: &val_items, cache: &data.val_cache, features: features.as_ref().map(|(_, v)| v), contract: &contract, classes };
     let epoch_data = EpochData {
         config: &config,
@@ -88,14 +96,16 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();
         let lr = config.lr_at(epoch);
+        let stage_started = stages.start();
         let trained = match train_one_epoch(&net, &mut optimizer, &epoch_data, epoch, lr, progress) {
             Ok(trained) => trained,
             Err(EpochError::NonFinite(what)) => return Err(non_finite(&config, epoch, &what, best.is_some(), run_dir)),
             Err(EpochError::Failed(error)) => return Err(error),
         };
         let train_seconds = started.elapsed().as_secs_f64();
+        stages.finish(&format!("train epoch {}", epoch + 1), trained.seen, stage_started);
 
-        let eval = evaluate(&net, &val_set, config.batch_size, device, config.label_smoothing);
+        let eval = stages.time(&format!("evaluate epoch {}", epoch + 1), val_items.len(), || evaluate(&net, &val_set, config.batch_size, device, config.label_smoothing));
         // Never checkpoint or export broken weights: stop at the first epoch that made them.
         if let Some(name) = net.first_non_finite() {
             return Err(non_finite(&config, epoch, &format!("the weights hold NaN or infinite values ({name}); validation loss {}", eval.loss), best.is_some(), run_dir));
@@ -125,6 +135,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
 
         // Checkpoint (named by epoch), metrics line, then state.json commits the epoch.
         let done = epoch + 1;
+        let commit_started = stages.start();
         save_checkpoint(&net, &info, &dir.checkpoint(done))?;
         optimizer.save(&dir.optimizer(done))?;
         dir.append_metrics(&metrics)?;
@@ -136,6 +147,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
         dir.write_json("state.json", &RunState { epochs_done: done, best_val_top1_error: best }, false)?;
         dir.remove_epoch(epoch);
         plot_run(run_dir, &history);
+        stages.finish(&format!("commit epoch {done}"), 0, commit_started);
         last_eval = Some(eval);
     }
 
@@ -145,8 +157,11 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
     };
     let last = history.last().cloned().context("no epoch ran")?;
     let final_bundle = run_dir.join("final.onnx");
+    let report_started = stages.start();
     write_bundle(&net, &config, &data.prepared, &last, &final_bundle)?;
-    let summary = summarise(run_dir, &data, eval, history, train_items.len(), val_items.len(), final_bundle);
+    let mut summary = summarise(run_dir, &data, eval, history, train_items.len(), val_items.len(), final_bundle);
+    stages.finish("report", val_items.len(), report_started);
+    summary.stages = stages.0;
     dir.write_json("report.json", &summary, true)?;
     Ok(summary)
 }
@@ -161,38 +176,6 @@ fn build_network(config: &TrainConfig, classes: i64, vs: &VarStore) -> anyhow::R
         }
     }
     Ok(net)
-}
-
-/// Frozen mode with cached features: the backbone runs once per image;
-/// returns the training and validation features, one row per item.
-#[allow(clippy::too_many_arguments)]
-fn backbone_features(
-    net: &Network,
-    data: &Splits,
-    train_items: &[(usize, usize)],
-    val_items: &[(usize, usize)],
-    config: &TrainConfig,
-    contract: &PreprocessContract,
-    device: Device,
-    progress: bool,
-) -> anyhow::Result<(Tensor, Tensor)> {
-    let bar = if progress { ProgressBar::new((train_items.len() + val_items.len()) as u64) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("backbone features {bar:40} {pos}/{len}  {per_sec}  eta {eta}")?);
-    let features = |items: &[(usize, usize)], cache: &ImageCache| -> Tensor {
-        let chunks: Vec<Tensor> = items
-            .chunks(config.batch_size)
-            .map(|batch| {
-                let pixels = gather(cache, batch.iter().map(|(slot, _)| *slot));
-                let x = to_input(&pixels, batch.len(), cache.width, cache.height, contract, device);
-                bar.inc(batch.len() as u64);
-                tch::no_grad(|| net.forward_backbone(&x))
-            })
-            .collect();
-        Tensor::cat(&chunks, 0)
-    };
-    let cached = (features(train_items, &data.train_cache), features(val_items, &data.val_cache));
-    bar.finish_and_clear();
-    Ok(cached)
 }
 
 /// What one epoch of training reads besides the network and optimiser.

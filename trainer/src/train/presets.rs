@@ -7,6 +7,7 @@ use tch::{Device, Kind, Tensor};
 use taxa_core::preprocess::{Crop, Interpolation, Layout, Resize, resample};
 use taxa_core::{PixelFormat, PixelsRef, PreprocessContract};
 
+use super::stages::Stages;
 use super::{Mode, TrainConfig};
 use crate::data::{ImageCache, Prepared, build_cache, prepare};
 
@@ -21,16 +22,21 @@ pub(super) struct Splits {
 /// under the architecture's contract (what the device runs), training under
 /// the centre square at the resize size when it is augmented (random crops
 /// are taken from it), else under the same contract.
-pub(super) fn load_data(config: &TrainConfig, progress: bool) -> anyhow::Result<Splits> {
+pub(super) fn load_data(config: &TrainConfig, progress: bool, stages: &mut Stages) -> anyhow::Result<Splits> {
+    let started = stages.start();
     let raw = config.data.load()?;
-    let prepared = prepare(raw, config.min_images_per_class, config.val_fraction, config.seed)?;
+    let images = raw.train.len() + raw.val.as_ref().map_or(0, Vec::len);
+    stages.finish("load", images, started);
+    let prepared = stages.time("prepare", images, || prepare(raw, config.min_images_per_class, config.val_fraction, config.seed))?;
     let eval = config.contract();
     let Resize::ShorterSide { size } = eval.resize else { unreachable!("imagenet contract") };
     let mut square = eval.clone();
     square.crop = Crop::Center { width: size, height: size };
     let train_contract = if config.augment && !(config.mode == Mode::Frozen && config.cache_features) { square } else { eval.clone() };
+    let started = stages.start();
     let train_cache = build_cache(&prepared.train, &train_contract, &config.cache_dir, "training images", progress, config.allow_truncated)?;
     let val_cache = build_cache(&prepared.val, &eval, &config.cache_dir, "validation images", progress, config.allow_truncated)?;
+    stages.finish("cache", train_cache.decoded + val_cache.decoded, started);
     Ok(Splits { prepared, train_cache, val_cache })
 }
 
