@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use taxa_trainer::data::{DataError, InatLayout, find_inat, folder_listing};
-use taxa_trainer::train::{DataSource, Mode, OptimizerKind, RunSummary, Schedule, TrainConfig, build_caches, resume, train};
+use taxa_trainer::train::{AugmentOn, DataSource, Mode, OptimizerKind, RunSummary, Schedule, TrainConfig, build_caches, resume, train};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -63,6 +63,10 @@ pub struct TrainArgs {
     /// Turn off random resized crops and flips.
     #[arg(long)]
     pub no_augment: bool,
+    /// Where the random crops and flips run: auto (on the device with CUDA,
+    /// else CPU threads), cpu or device.
+    #[arg(long, value_enum, default_value_t = AugmentOn::Auto)]
+    pub augment_on: AugmentOn,
     /// Frozen mode: run the backbone every epoch instead of caching its features.
     #[arg(long)]
     pub no_feature_cache: bool,
@@ -143,6 +147,7 @@ impl TrainArgs {
             label_smoothing: self.label_smoothing,
             input_size: self.input_size.unwrap_or_else(|| default_input_size(&self.arch)),
             augment: !self.no_augment,
+            augment_on: self.augment_on,
             cache_features: !self.no_feature_cache,
             min_images_per_class: self.min_images_per_class,
             val_fraction: self.val_fraction,

@@ -9,14 +9,14 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
-use rayon::prelude::*;
 use tch::{Device, Kind, Tensor, nn::VarStore};
 use taxa_core::PreprocessContract;
 
 use super::evaluate::{EvalSet, evaluate};
 use super::features::backbone_features;
 use super::stages::Stages;
-use super::presets::{augment, gather, load_data, to_input, training_batch_size, training_batches};
+use super::batches::{BatchMaker, HostBatch};
+use super::presets::{load_data, training_batch_size, training_batches};
 use super::run_dir::{EpochMetrics, RunDir, RunState, RunSummary, plot_run, summarise, write_bundle};
 use super::{Mode, Optimizer, TrainConfig};
 use crate::checkpoint::{CheckpointInfo, read_checkpoint_info, save_checkpoint};
@@ -89,6 +89,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
         device,
         frozen,
         fast_cuda,
+        augment_on_device: config.augment_on.on_device(device),
     };
 
     let mut best = state.best_val_top1_error;
@@ -193,6 +194,8 @@ struct EpochData<'a> {
     device: Device,
     frozen: bool,
     fast_cuda: bool,
+    /// Random resized crops and flips on the device (see [`super::augment`]).
+    augment_on_device: bool,
 }
 
 /// One epoch's training sums.
@@ -211,7 +214,6 @@ enum EpochError {
 /// Trains one epoch over a seeded shuffle of the items.
 fn train_one_epoch(net: &Network, optimizer: &mut Optimizer, d: &EpochData<'_>, epoch: usize, lr: f64, progress: bool) -> Result<Trained, EpochError> {
     let config = d.config;
-    let (in_w, in_h) = d.input;
     let params: Vec<(String, Tensor)> = net.trainable_names().into_iter().map(|n| (n.clone(), net.param(&n).expect("known").shallow_clone())).collect();
     // Everything random in an epoch derives from (seed, epoch): a resumed
     // run draws exactly what the uninterrupted one would have.
@@ -223,29 +225,16 @@ fn train_one_epoch(net: &Network, optimizer: &mut Optimizer, d: &EpochData<'_>, 
     bar.set_style(ProgressStyle::with_template(&template).map_err(|e| EpochError::Failed(e.into()))?);
     let mut sums = Trained { loss_sum: 0.0, correct: 0, seen: 0 };
     let batches = training_batches(&order, d.batch_size);
-    let train_is_square = d.cache.width != in_w;
-    let batch_pixels = |batch: &[usize]| -> Vec<u8> {
-        if train_is_square {
-            batch
-                .par_iter()
-                .flat_map_iter(|&i| {
-                    let mut rng = StdRng::seed_from_u64(config.seed ^ ((epoch as u64) << 32) ^ i as u64);
-                    augment(d.cache.pixels(d.items[i].0), d.cache.width, in_w, &mut rng)
-                })
-                .collect()
-        } else {
-            gather(d.cache, batch.iter().map(|&i| d.items[i].0))
-        }
-    };
+    let maker = BatchMaker { cache: d.cache, items: d.items, seed: config.seed, epoch, input: d.input, on_device: d.augment_on_device };
     std::thread::scope(|scope| -> Result<(), EpochError> {
         // Keep the accelerator fed: the next batches are cropped and
         // augmented on other cores while this one trains.
-        let (sender, prepared) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let (sender, prepared) = std::sync::mpsc::sync_channel::<HostBatch>(2);
         if d.features.is_none() {
-            let (batches, batch_pixels) = (&batches, &batch_pixels);
+            let (batches, maker) = (&batches, &maker);
             scope.spawn(move || {
                 for batch in batches {
-                    if sender.send(batch_pixels(batch)).is_err() {
+                    if sender.send(maker.host(batch)).is_err() {
                         break;
                     }
                 }
@@ -260,8 +249,8 @@ fn train_one_epoch(net: &Network, optimizer: &mut Optimizer, d: &EpochData<'_>, 
                     net.forward_head(&train_features.index_select(0, &index), true)
                 }
                 None => {
-                    let pixels = prepared.recv().context("the batch producer stopped").map_err(EpochError::Failed)?;
-                    let mut x = to_input(&pixels, batch.len(), in_w, in_h, d.contract, d.device);
+                    let host = prepared.recv().context("the batch producer stopped").map_err(EpochError::Failed)?;
+                    let mut x = maker.device(host, d.contract, d.device);
                     if d.fast_cuda {
                         x = crate::models::channels_last(&x);
                     }

@@ -6,7 +6,10 @@
 //! plots, best/final bundles and report (`run_dir`). The study's three
 //! transfer-learning modes, SGD or AdamW, cosine or step schedules.
 
+mod augment;
+mod batches;
 mod config;
+mod data_bench;
 mod engine;
 mod evaluate;
 mod features;
@@ -21,7 +24,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 pub use crate::data::DataSource;
-pub use config::{Mode, Schedule, TrainConfig};
+pub use augment::{CropWindow, augment_on_device};
+pub use data_bench::{DataPathResult, bench_data_path};
+pub use config::{AugmentOn, Mode, Schedule, TrainConfig};
 pub use optim::{Optimizer, OptimizerKind};
 pub use presets::{batch_input, network_input};
 pub use run_dir::{EpochMetrics, RunSummary};
