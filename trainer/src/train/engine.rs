@@ -73,7 +73,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
     let (in_w, in_h) = contract.input_size().map_err(anyhow::Error::msg)?;
     let features = if frozen && config.cache_features {
         let images = train_items.len() + val_items.len();
-        Some(stages.time("features", images, || backbone_features(&net, &data, &train_items, &val_items, config.batch_size, &contract, device, progress))?)
+        Some(stages.time("features", images, || backbone_features(&net, &data, &train_items, &val_items, config.batch_size, &contract, device, (!device.is_cuda()).then_some(run_dir), progress))?)
     } else {
         None
     };
