@@ -65,25 +65,31 @@ def one_size(taxa, work, species, args):
 
 
 def table(results):
+    """Per stage and size: wall s, images/s, CPU µs per image (process CPU
+    time, all threads: robust to other load on the machine), peak MiB; the
+    last column compares CPU time per image at the largest and smallest size."""
     stages = [s["stage"] for s in results[0]["stages"]]
-    head = "| stage | " + " | ".join(f"{r['images']:,} img: s · img/s · µs/img · peak MiB" for r in results) + f" | µs/img {results[-1]['images']:,} / {results[0]['images']:,} |"
+    head = "| stage | " + " | ".join(f"{r['images']:,} images: wall s · img/s · CPU µs/img · peak MiB (anon MiB at end)" for r in results)
+    head += f" | CPU µs/img, {results[-1]['images']:,} / {results[0]['images']:,} |"
     lines = [head, "|---|" + "---:|" * (len(results) + 1)]
     for name in stages:
-        cells, per_image = [], []
+        cells, per_image, cpu = [], [], []
         for r in results:
             s = next(x for x in r["stages"] if x["stage"] == name)
-            us = s["seconds"] / s["images"] * 1e6 if s["images"] else None
+            us = s["cpu_seconds"] / s["images"] * 1e6 if s["images"] else None
             per_image.append(us)
-            us_text = f"{us:.1f}" if us is not None else "—"
+            cpu.append(s["cpu_seconds"])
             rate = f"{s['images_per_second']:,.0f}" if s["images"] else "—"
-            cells.append(f"{s['seconds']:.2f} · {rate} · {us_text} · {s['peak_rss_mib']:.0f}")
-        seconds = [next(x for x in r["stages"] if x["stage"] == name)["seconds"] for r in (results[0], results[-1])]
-        ratio = f"{per_image[-1] / per_image[0]:.2f}×" if per_image[0] and per_image[-1] else f"{seconds[1] / max(seconds[0], 1e-9):.2f}× (total s)"
+            cells.append(f"{s['seconds']:.2f} · {rate} · {us:.1f} · {s['peak_rss_mib']:.0f} ({s['anon_rss_mib']:.0f})" if us is not None else f"{s['seconds']:.2f} · — · CPU {s['cpu_seconds']:.2f} s · {s['peak_rss_mib']:.0f} ({s['anon_rss_mib']:.0f})")
+        if per_image[0] and per_image[-1]:
+            ratio = f"{per_image[-1] / per_image[0]:.2f}×"
+        else:
+            ratio = f"{cpu[-1] / max(cpu[0], 1e-9):.2f}× (CPU s, not per image)"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratio} |")
     lines.append("| whole run (`/usr/bin/time -v`) | " + " | ".join(f"{r['wall']:.1f} s · max RSS {r['max_rss_mib']:.0f} MiB" for r in results) + " | |")
     synth = [r for r in results if r["synth"]]
     if synth:
-        lines.append("| synth (`taxa synth`) | " + " | ".join(f"{r['synth']['wall']:.1f} s · {r['synth']['images_per_second']:,.0f} img/s · max RSS {r['synth']['max_rss_mib']:.0f} MiB" if r["synth"] else "reused" for r in results) + " | |")
+        lines.append("| `taxa synth` | " + " | ".join(f"{r['synth']['wall']:.1f} s · {r['synth']['images_per_second']:,.0f} img/s · max RSS {r['synth']['max_rss_mib']:.0f} MiB" if r["synth"] else "reused" for r in results) + " | |")
     return "\n".join(lines)
 
 

@@ -13,6 +13,10 @@ pub struct StageTiming {
     /// `train epoch N`, `evaluate epoch N`, `commit epoch N`, `report`.
     pub stage: String,
     pub seconds: f64,
+    /// CPU time of the whole process (all threads, user + system) during
+    /// the stage: unlike wall time, it does not grow when other processes
+    /// share the cores. `None` where the OS does not say.
+    pub cpu_seconds: Option<f64>,
     /// Images the stage went through.
     pub images: usize,
     pub images_per_second: f64,
@@ -20,6 +24,9 @@ pub struct StageTiming {
     /// `VmHWM`, reset at the stage's start; memory-mapped cache pages that
     /// were read count too). `None` where the OS does not say.
     pub peak_rss_mib: Option<f64>,
+    /// Anonymous resident memory at the stage's end, MiB (Linux `RssAnon`):
+    /// the heap, without memory-mapped files (caches) and libraries.
+    pub anon_rss_mib: Option<f64>,
 }
 
 /// The stages timed so far.
@@ -36,16 +43,40 @@ impl Stages {
     }
 
     /// Starts a stage whose image count is known only at its end.
-    pub fn start(&self) -> Instant {
+    pub fn start(&self) -> Started {
         reset_peak_rss();
-        Instant::now()
+        Started { wall: Instant::now(), cpu: process_cpu_seconds() }
     }
 
-    pub fn finish(&mut self, stage: &str, images: usize, started: Instant) {
-        let seconds = started.elapsed().as_secs_f64();
+    pub fn finish(&mut self, stage: &str, images: usize, started: Started) {
+        let seconds = started.wall.elapsed().as_secs_f64();
+        let cpu_seconds = process_cpu_seconds().zip(started.cpu).map(|(now, then)| now - then);
         let images_per_second = if seconds > 0.0 { images as f64 / seconds } else { 0.0 };
-        self.0.push(StageTiming { stage: stage.into(), seconds, images, images_per_second, peak_rss_mib: peak_rss_mib() });
+        self.0.push(StageTiming { stage: stage.into(), seconds, cpu_seconds, images, images_per_second, peak_rss_mib: status_mib("VmHWM:"), anon_rss_mib: status_mib("RssAnon:") });
     }
+}
+
+/// When a stage started: wall clock and process CPU time.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    wall: Instant,
+    cpu: Option<f64>,
+}
+
+/// User + system CPU time of this process (all threads), seconds.
+fn process_cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage fills the zeroed struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+            return None;
+        }
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        Some(secs(usage.ru_utime) + secs(usage.ru_stime))
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// Resets the kernel's peak-RSS mark (`VmHWM`) of this process.
@@ -54,9 +85,10 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn peak_rss_mib() -> Option<f64> {
+/// A memory line of `/proc/self/status`, MiB.
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -73,6 +105,8 @@ mod tests {
         let s = &stages.0[0];
         assert_eq!((s.stage.as_str(), s.images), ("load", 10));
         assert!(s.seconds > 0.0 && s.images_per_second > 0.0);
+        #[cfg(unix)]
+        assert!(s.cpu_seconds.unwrap() > 0.0, "{s:?}");
         #[cfg(target_os = "linux")]
         assert!(s.peak_rss_mib.unwrap() >= 64.0, "{s:?}");
     }
