@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against peers measured in the same run.
-# Usage: bench/run.sh core | archs | end-to-end | photo-decode | training-throughput | frozen | decode | real-transfer [options]
+# Usage: bench/run.sh core | archs | end-to-end | photo-decode | training-throughput | frozen | decode | real-transfer | scale [options]
 # Pin to one core for the device figures: taskset -c 1 bench/run.sh end-to-end
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -31,5 +31,7 @@ PY
     frozen) python bench/training.py frozen --taxa target/release/taxa "${@:2}" ;;
     decode) python bench/training.py decode --taxa target/release/taxa "${@:2}" ;;
     real-transfer) scripts/fetch-real-data.sh && python bench/real_transfer.py --taxa target/release/taxa "${@:2}" ;;
-    *) echo "unknown benchmark: $1 (known: core, archs, end-to-end, photo-decode, training-throughput, frozen, decode, real-transfer)" >&2; exit 2 ;;
+    # The training pipeline per stage at 10k, 50k and 268k synthetic photos (CPU).
+    scale) python bench/scale.py --taxa target/release/taxa "${@:2}" ;;
+    *) echo "unknown benchmark: $1 (known: core, archs, end-to-end, photo-decode, training-throughput, frozen, decode, real-transfer, scale)" >&2; exit 2 ;;
 esac

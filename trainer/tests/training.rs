@@ -11,7 +11,7 @@ use taxa_trainer::train::{DataSource, Mode, TrainConfig, resume, train};
 /// A small iNaturalist-format dataset: 6 species, 12–40 photos each, 48 px.
 fn dataset(dir: &Path) -> PathBuf {
     let root = dir.join("synth");
-    let options = SynthOptions { species: 6, max_images: 40, min_images: 12, size: 48, val_fraction: 0.2, seed: 5 };
+    let options = SynthOptions { species: 6, max_images: 40, min_images: 12, size: 48, val_fraction: 0.2, seed: 5, ..Default::default() };
     write_dataset(&root, &options, false).unwrap();
     root
 }

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use taxa_core::{Classifier, ClassifyOptions};
+use taxa_trainer::data::InatFile;
 use taxa_trainer::real_data::RealData;
 use taxa_trainer::synth::{SynthOptions, write_dataset};
 use taxa_trainer::train::{DataSource, TrainConfig, train};
@@ -99,17 +100,15 @@ fn run_synthetic(args: DemoArgs, fallback_reason: Option<String>) -> anyhow::Res
 
     // 3. The exported bundle, on the device path, on held-out photos.
     let classifier = Classifier::load(&summary.best_bundle)?;
-    let val: serde_json::Value = serde_json::from_slice(&std::fs::read(data_dir.join("val2019.json"))?)?;
-    let names: Vec<String> = val["categories"].as_array().context("categories")?.iter().map(|c| c["name"].as_str().unwrap_or_default().to_string()).collect();
-    let truth_of: std::collections::HashMap<i64, usize> =
-        val["annotations"].as_array().context("annotations")?.iter().map(|a| (a["image_id"].as_i64().unwrap_or(-1), a["category_id"].as_u64().unwrap_or(0) as usize)).collect();
-    let images = val["images"].as_array().context("images")?;
-    let step = (images.len() / args.show.max(1)).max(1);
+    let val = InatFile::read(&data_dir.join("val2019.json"))?;
+    let names: std::collections::HashMap<i64, &str> = val.categories.iter().map(|c| (c.id, c.name.as_str())).collect();
+    let truth_of: std::collections::HashMap<i64, i64> = val.annotations.iter().flatten().map(|a| (a.image_id, a.category_id)).collect();
+    let step = (val.images.len() / args.show.max(1)).max(1);
     let mut shown = Vec::new();
-    for image in images.iter().step_by(step).take(args.show) {
-        let file = data_dir.join(image["file_name"].as_str().context("file_name")?);
+    for image in val.images.iter().step_by(step).take(args.show) {
+        let file = data_dir.join(&image.file_name);
         let result = classifier.classify_file(&file, &ClassifyOptions::default())?;
-        let truth = names[truth_of[&image["id"].as_i64().unwrap_or(-1)]].clone();
+        let truth = truth_of.get(&image.id).and_then(|c| names.get(c)).with_context(|| format!("val2019.json: image {} has no category", image.id))?.to_string();
         shown.push((file, truth, result));
     }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use taxa_trainer::data::{DataError, InatLayout, find_inat, folder_listing};
-use taxa_trainer::train::{DataSource, Mode, OptimizerKind, RunSummary, Schedule, TrainConfig, resume, train};
+use taxa_trainer::train::{AugmentOn, DataSource, Mode, OptimizerKind, RunSummary, Schedule, TrainConfig, build_caches, resume, train};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -63,6 +63,10 @@ pub struct TrainArgs {
     /// Turn off random resized crops and flips.
     #[arg(long)]
     pub no_augment: bool,
+    /// Where the random crops and flips run: auto (on the device with CUDA,
+    /// else CPU threads), cpu or device.
+    #[arg(long, value_enum, default_value_t = AugmentOn::Auto)]
+    pub augment_on: AugmentOn,
     /// Frozen mode: run the backbone every epoch instead of caching its features.
     #[arg(long)]
     pub no_feature_cache: bool,
@@ -85,6 +89,10 @@ pub struct TrainArgs {
     /// Run folder: checkpoints, metrics.jsonl, curves.png, best.onnx, final.onnx.
     #[arg(long, default_value = "out/run")]
     pub out: PathBuf,
+    /// Load, prune, split and build the decode caches, then stop (a killed
+    /// cache build resumes where it stopped).
+    #[arg(long, conflicts_with = "resume")]
+    pub cache_only: bool,
     /// Print the run summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -139,6 +147,7 @@ impl TrainArgs {
             label_smoothing: self.label_smoothing,
             input_size: self.input_size.unwrap_or_else(|| default_input_size(&self.arch)),
             augment: !self.no_augment,
+            augment_on: self.augment_on,
             cache_features: !self.no_feature_cache,
             min_images_per_class: self.min_images_per_class,
             val_fraction: self.val_fraction,
@@ -158,6 +167,18 @@ pub fn default_input_size(arch: &str) -> u32 {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    if args.cache_only {
+        let report = build_caches(&args.config()?, !args.json)?;
+        if args.json {
+            super::print_json(&report)?;
+        } else {
+            println!(
+                "cached {} training / {} validation images of {} classes ({} decoded now, {} skipped) in {}",
+                report.train_images, report.val_images, report.classes, report.decoded_images, report.skipped_images, args.cache_dir.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let summary = match &args.resume {
         Some(run_dir) => resume(run_dir, !args.json).with_context(|| format!("resuming {}", run_dir.display()))?,
         None => train(args.config()?, &args.out, !args.json)?,

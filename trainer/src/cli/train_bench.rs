@@ -1,3 +1,4 @@
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -5,7 +6,8 @@ use clap::Args;
 use serde_json::json;
 use tch::{Device, Kind, Tensor, nn::VarStore};
 use taxa_trainer::models::{Network, spec_for};
-use taxa_trainer::train::{Mode, Optimizer, OptimizerKind};
+use taxa_trainer::data::{DataSource, find_inat};
+use taxa_trainer::train::{Mode, Optimizer, OptimizerKind, TrainConfig, bench_data_path};
 
 /// Training throughput on synthetic in-memory batches: forward, backward and
 /// an SGD step, as `taxa train` runs them.
@@ -26,12 +28,26 @@ pub struct TrainBenchArgs {
     pub warmup: usize,
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Instead of the model: time the training data path (cache read, crop,
+    /// flip, normalise, host-to-device) per core, CPU and device
+    /// augmentation, on this iNaturalist dataset (folder or training JSON).
+    #[arg(long)]
+    pub data_path: Option<PathBuf>,
+    /// Batches timed by --data-path.
+    #[arg(long, default_value_t = 8)]
+    pub batches: usize,
+    /// Decoded-image cache for --data-path.
+    #[arg(long, default_value = "out/cache")]
+    pub cache_dir: PathBuf,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: TrainBenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(data) = &args.data_path {
+        return data_path(&args, data);
+    }
     let device = match args.device.as_str() {
         "cpu" => Device::Cpu,
         _ => Device::cuda_if_available(),
@@ -71,6 +87,28 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<ExitCode> {
             "input_size": args.input_size, "median_step_seconds": median, "images_per_second": images_per_second}))?;
     } else {
         println!("{} {:?} on {device:?}: {images_per_second:.0} images/s (median step {:.1} ms, batch {})", args.arch, args.mode, median * 1000.0, args.batch_size);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn data_path(args: &TrainBenchArgs, data: &Path) -> anyhow::Result<ExitCode> {
+    let config = TrainConfig {
+        data: DataSource::inat(&find_inat(data, false)?, false),
+        arch: args.arch.clone(),
+        batch_size: args.batch_size as usize,
+        input_size: args.input_size as u32,
+        device: args.device.clone(),
+        cache_dir: args.cache_dir.clone(),
+        ..Default::default()
+    };
+    let results = bench_data_path(&config, args.batches)?;
+    if args.json {
+        super::print_json(&results)?;
+    } else {
+        for r in &results {
+            let stages: Vec<String> = r.stages.iter().map(|(name, us)| format!("{name} {us:.1} µs")).collect();
+            println!("{} path on {}: {:.0} images/s per core ({})", r.path, r.device, r.images_per_second, stages.join(", "));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,60 +16,14 @@
 //! `file_name` (2021's nullable `latitude`, `longitude`,
 //! `location_uncertainty`, `date`) are not needed for training and ignored.
 
-
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use taxa_core::Taxonomy;
 
+use super::inat_records::{InatCategory, InatFile, read_json};
 use super::{ClassInfo, DataError, RawDataset, Sample};
-
-#[derive(Deserialize)]
-struct InatFile {
-    images: Vec<InatImage>,
-    /// Absent in the competitions' test files.
-    annotations: Option<Vec<InatAnnotation>>,
-    categories: Vec<InatCategory>,
-}
-
-#[derive(Deserialize)]
-struct InatImage {
-    id: i64,
-    file_name: String,
-}
-
-#[derive(Deserialize)]
-struct InatAnnotation {
-    image_id: i64,
-    category_id: i64,
-}
-
-#[derive(Deserialize, Clone)]
-struct InatCategory {
-    id: i64,
-    /// A string in every year; obfuscated lists may hold numbers.
-    #[serde(deserialize_with = "string_or_number")]
-    name: String,
-    kingdom: Option<String>,
-    phylum: Option<String>,
-    class: Option<String>,
-    order: Option<String>,
-    family: Option<String>,
-    genus: Option<String>,
-    /// 2021.
-    common_name: Option<String>,
-    /// 2017, 2018 (a taxon name such as `Aves` or `Plantae`), 2021 (an iconic group such as `Birds`).
-    supercategory: Option<String>,
-}
-
-fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => Ok(s),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
-    }
-}
 
 /// The ranks above species that iNaturalist's Latin supercategories (2017,
 /// 2018) name: (kingdom, phylum, class).
@@ -118,17 +72,6 @@ impl InatCategory {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DataError> {
-    let bytes = std::fs::read(path).map_err(|error| DataError::Io { path: path.into(), error })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        let mut message = e.to_string().replacen(&format!(" at line {} column {}", e.line(), e.column()), "", 1);
-        if e.classify() == serde_json::error::Category::Data {
-            message.push_str(" (expected an iNaturalist/COCO-style annotation file: images, annotations, categories)");
-        }
-        DataError::Json { path: path.into(), line: e.line(), column: e.column(), message }
-    })
-}
-
 /// `categories.json`: a list of categories, or an object holding one.
 fn read_categories(path: &Path) -> Result<Vec<InatCategory>, DataError> {
     #[derive(Deserialize)]
@@ -175,15 +118,15 @@ pub fn load_inat(root: &Path, train_json: &Path, val_json: Option<&Path>, catego
 fn samples(root: &Path, path: &Path, file: InatFile, index: &HashMap<i64, usize>) -> Result<Vec<Sample>, DataError> {
     let invalid = |message: String| DataError::Invalid { path: path.into(), message };
     let annotations = file.annotations.ok_or_else(|| invalid("has no `annotations` (a competition test file has none); pass a training or validation file".into()))?;
-    let images: HashMap<i64, &InatImage> = file.images.iter().map(|i| (i.id, i)).collect();
+    let images: HashMap<i64, &str> = file.images.iter().map(|i| (i.id, i.file_name.as_str())).collect();
     let mut out = Vec::with_capacity(annotations.len());
     for (n, a) in annotations.iter().enumerate() {
-        let image = images.get(&a.image_id).ok_or_else(|| invalid(format!("annotations[{n}]: image_id {} is not in images", a.image_id)))?;
+        let file_name = *images.get(&a.image_id).ok_or_else(|| invalid(format!("annotations[{n}]: image_id {} is not in images", a.image_id)))?;
         let class = *index.get(&a.category_id).ok_or_else(|| invalid(format!("annotations[{n}]: category_id {} is not in categories", a.category_id)))?;
-        if image.file_name.is_empty() {
-            return Err(invalid(format!("image {}: empty file_name", image.id)));
+        if file_name.is_empty() {
+            return Err(invalid(format!("image {}: empty file_name", a.image_id)));
         }
-        out.push(Sample { path: root.join(&image.file_name), class });
+        out.push(Sample { path: root.join(file_name), class });
     }
     Ok(out)
 }

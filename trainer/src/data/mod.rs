@@ -3,8 +3,10 @@
 //! and the decoded-image cache.
 
 mod cache;
+mod cache_index;
 mod folder;
 mod inat;
+mod inat_records;
 mod inat_layout;
 mod source;
 mod split;
@@ -12,6 +14,7 @@ mod split;
 pub use cache::{ImageCache, build_cache};
 pub use folder::load_folder;
 pub use inat::load_inat;
+pub use inat_records::{InatAnnotation, InatCategory, InatFile, InatImage};
 pub use inat_layout::{InatFiles, InatLayout, find_inat};
 pub use source::DataSource;
 pub use split::{Prepared, prepare};

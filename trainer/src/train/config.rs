@@ -31,6 +31,27 @@ pub enum Schedule {
     Constant,
 }
 
+/// Where training crops and flips images (see [`super::augment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AugmentOn {
+    /// On the device when it is CUDA, else on CPU threads.
+    #[default]
+    Auto,
+    Cpu,
+    Device,
+}
+
+impl AugmentOn {
+    pub fn on_device(self, device: Device) -> bool {
+        match self {
+            AugmentOn::Auto => device.is_cuda(),
+            AugmentOn::Cpu => false,
+            AugmentOn::Device => true,
+        }
+    }
+}
+
 /// Everything that defines a run; saved as `config.json` in the run folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -53,6 +74,9 @@ pub struct TrainConfig {
     pub input_size: u32,
     /// Random resized crop and horizontal flip while training.
     pub augment: bool,
+    /// Where the crops and flips run.
+    #[serde(default)]
+    pub augment_on: AugmentOn,
     /// Frozen mode: compute backbone features once and train the head on them.
     pub cache_features: bool,
     pub min_images_per_class: usize,
@@ -94,6 +118,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             input_size: 64,
             augment: true,
+            augment_on: AugmentOn::Auto,
             cache_features: true,
             min_images_per_class: 0,
             val_fraction: 0.1,

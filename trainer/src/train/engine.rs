@@ -9,12 +9,14 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
-use rayon::prelude::*;
 use tch::{Device, Kind, Tensor, nn::VarStore};
 use taxa_core::PreprocessContract;
 
 use super::evaluate::{EvalSet, evaluate};
-use super::presets::{Splits, augment, gather, load_data, to_input, training_batch_size, training_batches};
+use super::features::backbone_features;
+use super::stages::Stages;
+use super::batches::{BatchMaker, HostBatch};
+use super::presets::{load_data, training_batch_size, training_batches};
 use super::run_dir::{EpochMetrics, RunDir, RunState, RunSummary, plot_run, summarise, write_bundle};
 use super::{Mode, Optimizer, TrainConfig};
 use crate::checkpoint::{CheckpointInfo, read_checkpoint_info, save_checkpoint};
@@ -26,7 +28,8 @@ use crate::weights::{HeadOutcome, load_state_dict, read_state_dict};
 pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: bool) -> anyhow::Result<RunSummary> {
     let dir = RunDir(run_dir);
     let device = config.device()?;
-    let data = load_data(&config, progress)?;
+    let mut stages = Stages::default();
+    let data = load_data(&config, progress, &mut stages)?;
     let classes = data.prepared.classes.len();
     dir.write_skipped([&data.train_cache, &data.val_cache])?;
     let train_items: Vec<(usize, usize)> = data.train_cache.usable(&data.prepared.train).map(|(slot, s)| (slot, s.class)).collect();
@@ -68,7 +71,12 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
 
     let contract = config.contract();
     let (in_w, in_h) = contract.input_size().map_err(anyhow::Error::msg)?;
-    let features = if frozen && config.cache_features { Some(backbone_features(&net, &data, &train_items, &val_items, &config, &contract, device, progress)?) } else { None };
+    let features = if frozen && config.cache_features {
+        let images = train_items.len() + val_items.len();
+        Some(stages.time("features", images, || backbone_features(&net, &data, &train_items, &val_items, config.batch_size, &contract, device, (!device.is_cuda()).then_some(run_dir), progress))?)
+    } else {
+        None
+    };
     let val_set = EvalSet { items: &val_items, cache: &data.val_cache, features: features.as_ref().map(|(_, v)| v), contract: &contract, classes };
     let epoch_data = EpochData {
         config: &config,
@@ -81,6 +89,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
         device,
         frozen,
         fast_cuda,
+        augment_on_device: config.augment_on.on_device(device),
     };
 
     let mut best = state.best_val_top1_error;
@@ -88,14 +97,16 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();
         let lr = config.lr_at(epoch);
+        let stage_started = stages.start();
         let trained = match train_one_epoch(&net, &mut optimizer, &epoch_data, epoch, lr, progress) {
             Ok(trained) => trained,
             Err(EpochError::NonFinite(what)) => return Err(non_finite(&config, epoch, &what, best.is_some(), run_dir)),
             Err(EpochError::Failed(error)) => return Err(error),
         };
         let train_seconds = started.elapsed().as_secs_f64();
+        stages.finish(&format!("train epoch {}", epoch + 1), trained.seen, stage_started);
 
-        let eval = evaluate(&net, &val_set, config.batch_size, device, config.label_smoothing);
+        let eval = stages.time(&format!("evaluate epoch {}", epoch + 1), val_items.len(), || evaluate(&net, &val_set, config.batch_size, device, config.label_smoothing));
         // Never checkpoint or export broken weights: stop at the first epoch that made them.
         if let Some(name) = net.first_non_finite() {
             return Err(non_finite(&config, epoch, &format!("the weights hold NaN or infinite values ({name}); validation loss {}", eval.loss), best.is_some(), run_dir));
@@ -125,6 +136,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
 
         // Checkpoint (named by epoch), metrics line, then state.json commits the epoch.
         let done = epoch + 1;
+        let commit_started = stages.start();
         save_checkpoint(&net, &info, &dir.checkpoint(done))?;
         optimizer.save(&dir.optimizer(done))?;
         dir.append_metrics(&metrics)?;
@@ -136,6 +148,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
         dir.write_json("state.json", &RunState { epochs_done: done, best_val_top1_error: best }, false)?;
         dir.remove_epoch(epoch);
         plot_run(run_dir, &history);
+        stages.finish(&format!("commit epoch {done}"), 0, commit_started);
         last_eval = Some(eval);
     }
 
@@ -145,8 +158,11 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
     };
     let last = history.last().cloned().context("no epoch ran")?;
     let final_bundle = run_dir.join("final.onnx");
+    let report_started = stages.start();
     write_bundle(&net, &config, &data.prepared, &last, &final_bundle)?;
-    let summary = summarise(run_dir, &data, eval, history, train_items.len(), val_items.len(), final_bundle);
+    let mut summary = summarise(run_dir, &data, eval, history, train_items.len(), val_items.len(), final_bundle);
+    stages.finish("report", val_items.len(), report_started);
+    summary.stages = stages.0;
     dir.write_json("report.json", &summary, true)?;
     Ok(summary)
 }
@@ -161,38 +177,6 @@ fn build_network(config: &TrainConfig, classes: i64, vs: &VarStore) -> anyhow::R
         }
     }
     Ok(net)
-}
-
-/// Frozen mode with cached features: the backbone runs once per image;
-/// returns the training and validation features, one row per item.
-#[allow(clippy::too_many_arguments)]
-fn backbone_features(
-    net: &Network,
-    data: &Splits,
-    train_items: &[(usize, usize)],
-    val_items: &[(usize, usize)],
-    config: &TrainConfig,
-    contract: &PreprocessContract,
-    device: Device,
-    progress: bool,
-) -> anyhow::Result<(Tensor, Tensor)> {
-    let bar = if progress { ProgressBar::new((train_items.len() + val_items.len()) as u64) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("backbone features {bar:40} {pos}/{len}  {per_sec}  eta {eta}")?);
-    let features = |items: &[(usize, usize)], cache: &ImageCache| -> Tensor {
-        let chunks: Vec<Tensor> = items
-            .chunks(config.batch_size)
-            .map(|batch| {
-                let pixels = gather(cache, batch.iter().map(|(slot, _)| *slot));
-                let x = to_input(&pixels, batch.len(), cache.width, cache.height, contract, device);
-                bar.inc(batch.len() as u64);
-                tch::no_grad(|| net.forward_backbone(&x))
-            })
-            .collect();
-        Tensor::cat(&chunks, 0)
-    };
-    let cached = (features(train_items, &data.train_cache), features(val_items, &data.val_cache));
-    bar.finish_and_clear();
-    Ok(cached)
 }
 
 /// What one epoch of training reads besides the network and optimiser.
@@ -210,6 +194,8 @@ struct EpochData<'a> {
     device: Device,
     frozen: bool,
     fast_cuda: bool,
+    /// Random resized crops and flips on the device (see [`super::augment`]).
+    augment_on_device: bool,
 }
 
 /// One epoch's training sums.
@@ -228,7 +214,6 @@ enum EpochError {
 /// Trains one epoch over a seeded shuffle of the items.
 fn train_one_epoch(net: &Network, optimizer: &mut Optimizer, d: &EpochData<'_>, epoch: usize, lr: f64, progress: bool) -> Result<Trained, EpochError> {
     let config = d.config;
-    let (in_w, in_h) = d.input;
     let params: Vec<(String, Tensor)> = net.trainable_names().into_iter().map(|n| (n.clone(), net.param(&n).expect("known").shallow_clone())).collect();
     // Everything random in an epoch derives from (seed, epoch): a resumed
     // run draws exactly what the uninterrupted one would have.
@@ -240,29 +225,16 @@ fn train_one_epoch(net: &Network, optimizer: &mut Optimizer, d: &EpochData<'_>, 
     bar.set_style(ProgressStyle::with_template(&template).map_err(|e| EpochError::Failed(e.into()))?);
     let mut sums = Trained { loss_sum: 0.0, correct: 0, seen: 0 };
     let batches = training_batches(&order, d.batch_size);
-    let train_is_square = d.cache.width != in_w;
-    let batch_pixels = |batch: &[usize]| -> Vec<u8> {
-        if train_is_square {
-            batch
-                .par_iter()
-                .flat_map_iter(|&i| {
-                    let mut rng = StdRng::seed_from_u64(config.seed ^ ((epoch as u64) << 32) ^ i as u64);
-                    augment(d.cache.pixels(d.items[i].0), d.cache.width, in_w, &mut rng)
-                })
-                .collect()
-        } else {
-            gather(d.cache, batch.iter().map(|&i| d.items[i].0))
-        }
-    };
+    let maker = BatchMaker { cache: d.cache, items: d.items, seed: config.seed, epoch, input: d.input, on_device: d.augment_on_device };
     std::thread::scope(|scope| -> Result<(), EpochError> {
         // Keep the accelerator fed: the next batches are cropped and
         // augmented on other cores while this one trains.
-        let (sender, prepared) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let (sender, prepared) = std::sync::mpsc::sync_channel::<HostBatch>(2);
         if d.features.is_none() {
-            let (batches, batch_pixels) = (&batches, &batch_pixels);
+            let (batches, maker) = (&batches, &maker);
             scope.spawn(move || {
                 for batch in batches {
-                    if sender.send(batch_pixels(batch)).is_err() {
+                    if sender.send(maker.host(batch)).is_err() {
                         break;
                     }
                 }
@@ -277,8 +249,8 @@ fn train_one_epoch(net: &Network, optimizer: &mut Optimizer, d: &EpochData<'_>, 
                     net.forward_head(&train_features.index_select(0, &index), true)
                 }
                 None => {
-                    let pixels = prepared.recv().context("the batch producer stopped").map_err(EpochError::Failed)?;
-                    let mut x = to_input(&pixels, batch.len(), in_w, in_h, d.contract, d.device);
+                    let host = prepared.recv().context("the batch producer stopped").map_err(EpochError::Failed)?;
+                    let mut x = maker.device(host, d.contract, d.device);
                     if d.fast_cuda {
                         x = crate::models::channels_last(&x);
                     }

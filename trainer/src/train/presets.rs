@@ -2,11 +2,12 @@
 //! preprocessing each split is cached under, the training augmentation, and
 //! the batch builder that turns cached pixels into the network's input.
 
-use rand::{Rng, rngs::StdRng};
+use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
-use taxa_core::preprocess::{Crop, Interpolation, Layout, Resize, resample};
-use taxa_core::{PixelFormat, PixelsRef, PreprocessContract};
+use taxa_core::PreprocessContract;
+use taxa_core::preprocess::{Crop, Layout, Resize};
 
+use super::stages::Stages;
 use super::{Mode, TrainConfig};
 use crate::data::{ImageCache, Prepared, build_cache, prepare};
 
@@ -21,23 +22,32 @@ pub(super) struct Splits {
 /// under the architecture's contract (what the device runs), training under
 /// the centre square at the resize size when it is augmented (random crops
 /// are taken from it), else under the same contract.
-pub(super) fn load_data(config: &TrainConfig, progress: bool) -> anyhow::Result<Splits> {
+pub(super) fn load_data(config: &TrainConfig, progress: bool, stages: &mut Stages) -> anyhow::Result<Splits> {
+    let started = stages.start();
     let raw = config.data.load()?;
-    let prepared = prepare(raw, config.min_images_per_class, config.val_fraction, config.seed)?;
+    let images = raw.train.len() + raw.val.as_ref().map_or(0, Vec::len);
+    stages.finish("load", images, started);
+    let prepared = stages.time("prepare", images, || prepare(raw, config.min_images_per_class, config.val_fraction, config.seed))?;
     let eval = config.contract();
     let Resize::ShorterSide { size } = eval.resize else { unreachable!("imagenet contract") };
     let mut square = eval.clone();
     square.crop = Crop::Center { width: size, height: size };
     let train_contract = if config.augment && !(config.mode == Mode::Frozen && config.cache_features) { square } else { eval.clone() };
+    let started = stages.start();
     let train_cache = build_cache(&prepared.train, &train_contract, &config.cache_dir, "training images", progress, config.allow_truncated)?;
     let val_cache = build_cache(&prepared.val, &eval, &config.cache_dir, "validation images", progress, config.allow_truncated)?;
+    stages.finish("cache", train_cache.decoded + val_cache.decoded, started);
     Ok(Splits { prepared, train_cache, val_cache })
 }
 
 /// The cached pixels of a batch's slots, one image after another (8-bit
 /// RGB, HWC): what [`to_input`] takes.
 pub(super) fn gather(cache: &ImageCache, slots: impl IntoIterator<Item = usize>) -> Vec<u8> {
-    slots.into_iter().flat_map(|slot| cache.pixels(slot).iter().copied()).collect()
+    let mut out = Vec::new();
+    for slot in slots {
+        out.extend_from_slice(cache.pixels(slot));
+    }
+    out
 }
 
 /// The input the device feeds the bundle, for `n` cached 8-bit RGB images
@@ -48,6 +58,9 @@ pub(super) fn gather(cache: &ImageCache, slots: impl IntoIterator<Item = usize>)
 /// the same resized pixels.
 pub fn batch_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &PreprocessContract, device: Device) -> Tensor {
     let norm = contract.normalization();
+    if device == Device::Cpu {
+        return cpu_batch_input(pixels, n, w, h, contract);
+    }
     let x = Tensor::from_slice(pixels).view([n as i64, h as i64, w as i64, 3]).to_device(device);
     let source = Tensor::from_slice(&norm.source.map(|c| c as i64)).to_device(device);
     let scale = Tensor::from_slice(&norm.scale).to_device(device);
@@ -57,6 +70,32 @@ pub fn batch_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &Preproces
         Layout::Nchw => x.permute([0, 3, 1, 2]).contiguous(),
         Layout::Nhwc => x,
     }
+}
+
+/// [`batch_input`] on the CPU in one pass over the pixels, straight into
+/// the output layout (the same float32 operations: `value · scale + bias`,
+/// each rounded; 10× fewer passes than the tensor ops).
+fn cpu_batch_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &PreprocessContract) -> Tensor {
+    let norm = contract.normalization();
+    let plane = (w * h) as usize;
+    let shape = match contract.layout {
+        Layout::Nchw => [n as i64, 3, h as i64, w as i64],
+        Layout::Nhwc => [n as i64, h as i64, w as i64, 3],
+    };
+    let tensor = Tensor::empty(shape, (Kind::Float, Device::Cpu));
+    // SAFETY: a new contiguous float32 tensor of n·plane·3 elements, written
+    // here before anything else sees it (saves a copy of the whole batch).
+    let out = unsafe { std::slice::from_raw_parts_mut(tensor.data_ptr() as *mut f32, n * plane * 3) };
+    out.par_chunks_mut(plane * 3).zip(pixels.par_chunks(plane * 3)).for_each(|(o, px)| {
+        for c in 0..3 {
+            let (src, scale, bias) = (norm.source[c] as usize, norm.scale[c], norm.bias[c]);
+            match contract.layout {
+                Layout::Nchw => o[c * plane..(c + 1) * plane].iter_mut().zip(px.chunks_exact(3)).for_each(|(o, p)| *o = p[src] as f32 * scale + bias),
+                Layout::Nhwc => o.chunks_exact_mut(3).zip(px.chunks_exact(3)).for_each(|(o, p)| o[c] = p[src] as f32 * scale + bias),
+            }
+        }
+    });
+    tensor
 }
 
 /// A [`batch_input`] as the tch network takes it (NCHW): an NHWC batch is
@@ -71,25 +110,6 @@ pub fn network_input(input: Tensor, layout: Layout) -> Tensor {
 /// [`batch_input`] then [`network_input`].
 pub(super) fn to_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &PreprocessContract, device: Device) -> Tensor {
     network_input(batch_input(pixels, n, w, h, contract, device), contract.layout)
-}
-
-/// Random resized crop (area 35–100 %, aspect 3/4–4/3) and a coin-flip mirror.
-pub(super) fn augment(pixels: &[u8], side: u32, out: u32, rng: &mut StdRng) -> Vec<u8> {
-    let s = side as f64;
-    let area = s * s * rng.random_range(0.35..1.0);
-    let ratio = (rng.random_range((0.75f64).ln()..(4.0f64 / 3.0).ln())).exp();
-    let w = (area * ratio).sqrt().min(s);
-    let h = (area / ratio).sqrt().min(s);
-    let (left, top) = (rng.random_range(0.0..=(s - w)), rng.random_range(0.0..=(s - h)));
-    let src = PixelsRef::new(side, side, PixelFormat::Rgb8, pixels).expect("cached image");
-    let mut crop = resample(src, (left, top, w, h), out, out, Interpolation::Bilinear).expect("valid window");
-    if rng.random_bool(0.5) {
-        for row in crop.chunks_exact_mut(out as usize * 3) {
-            let pixels: Vec<[u8; 3]> = row.chunks_exact(3).rev().map(|p| [p[0], p[1], p[2]]).collect();
-            row.copy_from_slice(pixels.as_flattened());
-        }
-    }
-    crop
 }
 
 /// The batch size training uses: `requested`, or the whole training set
@@ -119,6 +139,26 @@ pub(super) fn training_batches(order: &[usize], batch_size: usize) -> Vec<&[usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cpu_batch_input_equals_the_tensor_ops() {
+        let pixels: Vec<u8> = (0..2 * 5 * 4 * 3).map(|i| (i * 37 % 256) as u8).collect();
+        let mut bgr_nhwc = crate::models::preprocess_contract("efficientnet_lite0", 4);
+        (bgr_nhwc.layout, bgr_nhwc.channel_order) = (Layout::Nhwc, taxa_core::preprocess::ChannelOrder::Bgr);
+        for contract in [PreprocessContract::imagenet_sized(4), bgr_nhwc] {
+            let norm = contract.normalization();
+            let x = Tensor::from_slice(&pixels).view([2, 5, 4, 3]);
+            let source = Tensor::from_slice(&norm.source.map(|c| c as i64));
+            let x = x.index_select(3, &source).to_kind(Kind::Float) * Tensor::from_slice(&norm.scale) + Tensor::from_slice(&norm.bias);
+            let want = match contract.layout {
+                Layout::Nchw => x.permute([0, 3, 1, 2]).contiguous(),
+                Layout::Nhwc => x,
+            };
+            let got = batch_input(&pixels, 2, 4, 5, &contract, Device::Cpu);
+            assert_eq!(got.size(), want.size());
+            assert!(got.equal(&want), "{:?}", contract.layout);
+        }
+    }
 
     #[test]
     fn the_incomplete_last_batch_is_dropped() {

@@ -55,6 +55,8 @@ pub struct RunSummary {
     pub final_bundle: PathBuf,
     pub per_class_accuracy: Vec<(String, f64, usize)>,
     pub most_confused: Vec<(String, String, usize)>,
+    /// This process's stages (a resumed run times only what it ran).
+    pub stages: Vec<super::StageTiming>,
 }
 
 /// A run folder's files.
@@ -199,5 +201,6 @@ pub(super) fn summarise(run_dir: &Path, data: &Splits, eval: Evaluation, history
         final_bundle,
         per_class_accuracy,
         most_confused,
+        stages: Vec::new(),
     }
 }

@@ -11,7 +11,11 @@ use image::{Rgb, RgbImage};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use rayon::prelude::*;
-use serde_json::json;
+
+use crate::data::{InatAnnotation, InatCategory, InatFile, InatImage};
+
+mod counts;
+pub use counts::{Counts, class_counts};
 
 #[derive(Debug, Clone)]
 pub struct SynthOptions {
@@ -24,11 +28,12 @@ pub struct SynthOptions {
     /// Share of each species' images written to `val2019.json`.
     pub val_fraction: f64,
     pub seed: u64,
+    pub counts: Counts,
 }
 
 impl Default for SynthOptions {
     fn default() -> Self {
-        SynthOptions { species: 24, max_images: 240, min_images: 30, size: 96, val_fraction: 0.1, seed: 2019 }
+        SynthOptions { species: 24, max_images: 240, min_images: 30, size: 96, val_fraction: 0.1, seed: 2019, counts: Counts::LongTail }
     }
 }
 
@@ -131,13 +136,6 @@ pub fn make_taxonomy(options: &SynthOptions) -> Vec<SynthSpecies> {
     species
 }
 
-/// Long-tailed counts: the k-th species gets max · (k+1)^(−0.8), at least `min`.
-pub fn class_counts(options: &SynthOptions) -> Vec<usize> {
-    (0..options.species)
-        .map(|k| ((options.max_images as f64) * ((k + 1) as f64).powf(-0.8)).round().max(options.min_images as f64) as usize)
-        .collect()
-}
-
 /// Draws one photo of `species`.
 pub fn render(species: &SynthSpecies, size: u32, seed: u64) -> RgbImage {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -216,26 +214,27 @@ pub fn write_dataset(out: &Path, options: &SynthOptions, progress: bool) -> anyh
     })?;
     bar.finish_and_clear();
 
-    let categories: Vec<_> = taxonomy
+    let categories: Vec<InatCategory> = taxonomy
         .iter()
         .enumerate()
         .map(|(id, s)| {
-            json!({"id": id, "name": s.name, "kingdom": s.lineage[0], "phylum": s.lineage[1], "class": s.lineage[2],
-                   "order": s.lineage[3], "family": s.lineage[4], "genus": s.lineage[5]})
+            let rank = |r: usize| Some(s.lineage[r].clone());
+            InatCategory { id: id as i64, name: s.name.clone(), kingdom: rank(0), phylum: rank(1), class: rank(2), order: rank(3), family: rank(4), genus: rank(5), ..Default::default() }
         })
         .collect();
-    let (mut train, mut val) = (Vec::new(), Vec::new());
-    for (id, (class, i, file)) in jobs.iter().enumerate() {
-        let n_val = ((counts[*class] as f64) * options.val_fraction).round().max(1.0) as usize;
-        let entry = (json!({"id": id, "file_name": file, "width": options.size, "height": options.size}), json!({"id": id, "image_id": id, "category_id": class}));
-        if *i < n_val { val.push(entry) } else { train.push(entry) }
+    let info = serde_json::json!({"description": "taxa synth", "seed": options.seed});
+    let (mut train, mut val) = (InatFile { info: Some(info), categories, annotations: Some(Vec::new()), ..Default::default() }, InatFile::default());
+    (val.info, val.categories, val.annotations) = (train.info.clone(), train.categories.clone(), Some(Vec::new()));
+    for (id, (class, i, file)) in jobs.into_iter().enumerate() {
+        let n_val = ((counts[class] as f64) * options.val_fraction).round().max(1.0) as usize;
+        let to = if i < n_val { &mut val } else { &mut train };
+        let id = id as i64;
+        to.images.push(InatImage { id, file_name: file.to_string_lossy().into_owned(), width: Some(options.size), height: Some(options.size) });
+        to.annotations.get_or_insert_default().push(InatAnnotation { id: Some(id), image_id: id, category_id: class as i64 });
     }
-    for (name, entries) in [("train2019.json", &train), ("val2019.json", &val)] {
-        let (images, annotations): (Vec<_>, Vec<_>) = entries.iter().cloned().unzip();
-        let doc = json!({"info": {"description": "taxa synth", "seed": options.seed}, "images": images, "annotations": annotations, "categories": categories});
-        std::fs::write(out.join(name), serde_json::to_vec_pretty(&doc)?)?;
-    }
-    Ok((train.len(), val.len()))
+    train.write(&out.join("train2019.json"))?;
+    val.write(&out.join("val2019.json"))?;
+    Ok((train.images.len(), val.images.len()))
 }
 
 #[cfg(test)]
@@ -257,15 +256,6 @@ mod tests {
         }
         let genera: std::collections::HashSet<_> = taxa.iter().map(|t| &t.lineage[5]).collect();
         assert!(genera.len() >= 8 && genera.len() < 24, "{} genera", genera.len());
-    }
-
-    #[test]
-    fn counts_are_long_tailed_with_rare_classes() {
-        let counts = class_counts(&SynthOptions::default());
-        assert_eq!(counts[0], 240);
-        assert!(counts.windows(2).all(|w| w[0] >= w[1]));
-        assert!(counts.iter().filter(|c| **c < 100).count() >= 10);
-        assert_eq!(*counts.last().unwrap(), 30);
     }
 
     #[test]
