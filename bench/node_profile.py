@@ -5,7 +5,6 @@ and onnxruntime's slowest nodes, with shapes, as JSON lines.
 
 Usage: taskset -c 1 python bench/node_profile.py --taxa target/release/taxa B.onnx [--runs 30]
 """
-import argparse
 import collections
 import json
 import os
@@ -14,6 +13,8 @@ import subprocess
 import tempfile
 
 import numpy as np
+
+from peers import bench_parser
 
 
 def ort_nodes(bundle, runs):
@@ -44,9 +45,7 @@ def ort_nodes(bundle, runs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--taxa", required=True)
-    ap.add_argument("--runs", type=int, default=30)
+    ap = bench_parser(runs=30)
     ap.add_argument("--top", type=int, default=8)
     ap.add_argument("bundle")
     args = ap.parse_args()

@@ -1,6 +1,34 @@
-"""The onnxruntime peer, set up the same way for every benchmark."""
+"""The onnxruntime peer and the `taxa bench` runs, set up the same way for
+every benchmark."""
+import argparse
+import json
+import os
 import statistics
+import subprocess
 import time
+
+import numpy as np
+
+
+def bench_parser(runs):
+    """The options every benchmark takes: --taxa (the binary bench/run.sh
+    passes) and --runs (timed runs per measurement, default `runs`)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--taxa", required=True)
+    ap.add_argument("--runs", type=int, default=runs)
+    return ap
+
+
+def taxa_bench(taxa, bundle, image, runs, rewrites):
+    """`taxa bench --json` on a photo after 3 warm-up runs; `rewrites` is
+    TAXA_REWRITES (None: unset, taxa's default rewrites)."""
+    env = dict(os.environ)
+    env.pop("TAXA_REWRITES", None)
+    if rewrites is not None:
+        env["TAXA_REWRITES"] = rewrites
+    out = subprocess.run([taxa, "bench", "--model", bundle, "--image", image, "--runs", str(runs), "--warmup", "3", "--json"],
+                         check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout)
 
 
 def ort_session(path):
@@ -23,3 +51,13 @@ def ort_median_ms(sess, x, runs, warmup=5):
         sess.run(None, {"image": x})
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
+
+
+def ort_latency(path, runs):
+    """(median inference ms on a seeded [1,3,224,224] input after 3 warm-up
+    runs, session creation ms)."""
+    start = time.perf_counter()
+    sess = ort_session(path)
+    load_ms = (time.perf_counter() - start) * 1000
+    x = np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32)
+    return ort_median_ms(sess, x, runs, warmup=3), load_ms

@@ -7,31 +7,23 @@ between rounds, the ratio within a round much less).
 Usage (after bench/end_to_end.py's bundles exist, or any bundles):
   taskset -c 1 python bench/rewrites_ab.py --taxa target/release/taxa --image PHOTO B1.onnx B2.onnx ...
 """
-import argparse
 import json
 import os
 import statistics
-import subprocess
+
+from peers import bench_parser, taxa_bench
 
 VARIANTS = ["off", "maxpool", "stem", "concat", "maxpool,stem", "default"]
 
 
 def inference_ms(taxa, bundle, image, runs, variant):
-    env = dict(os.environ)
-    env.pop("TAXA_REWRITES", None)
-    if variant != "default":
-        env["TAXA_REWRITES"] = variant
-    out = subprocess.run([taxa, "bench", "--model", bundle, "--image", image, "--runs", str(runs), "--warmup", "3", "--json"],
-                         check=True, capture_output=True, text=True, env=env)
-    return json.loads(out.stdout)["inference_ms"]
+    return taxa_bench(taxa, bundle, image, runs, None if variant == "default" else variant)["inference_ms"]
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--taxa", required=True)
+    ap = bench_parser(runs=20)
     ap.add_argument("--image", required=True)
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("bundles", nargs="+")
     args = ap.parse_args()
     for bundle in args.bundles:

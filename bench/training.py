@@ -10,7 +10,6 @@
 
 Run through bench/run.sh training-throughput | frozen | decode.
 """
-import argparse
 import json
 import os
 import statistics
@@ -18,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from peers import bench_parser
 
 HEADS = {
     "alexnet": "classifier.6",
@@ -146,15 +147,13 @@ def decode(args):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = bench_parser(runs=50)
     ap.add_argument("what", choices=["throughput", "frozen", "decode"])
-    ap.add_argument("--taxa", required=True)
     ap.add_argument("--archs", default=",".join(HEADS))
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--size", type=int)
-    ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--frozen-arch", default="shufflenet_v2_x0_5")
     ap.add_argument("--weights", help="decode: any squeezenet1_1 state dict (made if absent)")
     args = ap.parse_args()

@@ -362,10 +362,8 @@ impl Classifier {
         smoother: Option<Arc<ScoreSmoother>>,
         options: ClassifyOptions,
     ) -> Result<Classification, TaxaFfiError> {
-        guarded(|| {
-            let frame = taxa_core::Yuv420Frame::new(width, height, y.as_core(), u.as_core(), v.as_core(), range.into())?;
-            self.classify_frame(&frame, rotation_degrees, smoother.as_deref(), options)
-        })
+        let frame = || taxa_core::Yuv420Frame::new(width, height, y.as_core(), u.as_core(), v.as_core(), range.into());
+        self.build_and_classify_frame(frame, rotation_degrees, smoother, options)
     }
 
     /// Classifies a bi-planar YUV 4:2:0 frame: a Y plane and one plane of
@@ -388,14 +386,12 @@ impl Classifier {
         smoother: Option<Arc<ScoreSmoother>>,
         options: ClassifyOptions,
     ) -> Result<Classification, TaxaFfiError> {
-        guarded(|| {
-            let (ys, cs) = (y_row_stride as usize, chroma_row_stride as usize);
-            let frame = match order {
-                ChromaOrder::CbCr => taxa_core::Yuv420Frame::nv12(width, height, &y, ys, &chroma, cs, range.into())?,
-                ChromaOrder::CrCb => taxa_core::Yuv420Frame::nv21(width, height, &y, ys, &chroma, cs, range.into())?,
-            };
-            self.classify_frame(&frame, rotation_degrees, smoother.as_deref(), options)
-        })
+        let (ys, cs) = (y_row_stride as usize, chroma_row_stride as usize);
+        let frame = || match order {
+            ChromaOrder::CbCr => taxa_core::Yuv420Frame::nv12(width, height, &y, ys, &chroma, cs, range.into()),
+            ChromaOrder::CrCb => taxa_core::Yuv420Frame::nv21(width, height, &y, ys, &chroma, cs, range.into()),
+        };
+        self.build_and_classify_frame(frame, rotation_degrees, smoother, options)
     }
 
     pub fn info(&self) -> ModelInfo {
@@ -420,6 +416,18 @@ impl Classifier {
 }
 
 impl Classifier {
+    /// `classify_frame` on the frame `build` returns, both under the panic
+    /// guard: the body of `classify_yuv420` and `classify_bi_planar`.
+    fn build_and_classify_frame<'f>(
+        &self,
+        build: impl FnOnce() -> Result<taxa_core::Yuv420Frame<'f>, TaxaError>,
+        rotation_degrees: i32,
+        smoother: Option<Arc<ScoreSmoother>>,
+        options: ClassifyOptions,
+    ) -> Result<Classification, TaxaFfiError> {
+        guarded(|| self.classify_frame(&build()?, rotation_degrees, smoother.as_deref(), options))
+    }
+
     /// What every frame entry point shares (UniFFI and JNI): the rotation,
     /// the optional smoother, the call.
     pub(crate) fn classify_frame(

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use jni::errors::ErrorPolicy;
 use jni::objects::{JByteArray, JByteBuffer, JClass, JIntArray, JObject, JObjectArray, JString, JThrowable, JValue};
 use jni::strings::JNIString;
-use jni::sys::{jboolean, jfloat, jint, jlong};
+use jni::sys::{jboolean, jint, jlong};
 use jni::{Env, EnvUnowned, jni_sig, jni_str};
 
 use crate::api::{Classification, Classifier, ClassifyOptions, PixelFormat, ScoreSmoother, TaxaFfiError};
@@ -134,7 +134,7 @@ fn classifier<'a>(handle: jlong) -> BridgeResult<&'a Arc<Classifier>> {
     if handle == 0 {
         return Err(BridgeError::Argument("the classifier is closed".into()));
     }
-    // SAFETY: `handle` came from `into_handle` and the Java side frees it
+    // SAFETY: `handle` came from `load_call` and the Java side frees it
     // only after every call using it has returned.
     Ok(unsafe { &*(handle as *const Arc<Classifier>) })
 }
@@ -145,33 +145,75 @@ fn smoother<'a>(handle: jlong) -> Option<&'a ScoreSmoother> {
     (handle != 0).then(|| unsafe { &*(handle as *const ScoreSmoother) })
 }
 
-fn into_handle(classifier: Arc<Classifier>) -> jlong {
-    Box::into_raw(Box::new(classifier)) as jlong
-}
-
-/// Options as the Java `ClassifyOptions` fields hold them.
-struct JavaOptions<'a, 'local> {
-    top_k: jint,
-    min_score: jfloat,
-    allow: &'a JObjectArray<'local, JString<'local>>,
-    deny: &'a JObjectArray<'local, JString<'local>>,
-    rollup_threshold: jfloat,
-}
-
-impl JavaOptions<'_, '_> {
-    fn read(&self, env: &mut Env<'_>) -> BridgeResult<ClassifyOptions> {
-        if self.top_k < 1 {
-            return Err(BridgeError::Argument(format!("topK must be at least 1, got {}", self.top_k)));
-        }
-        Ok(ClassifyOptions {
-            top_k: self.top_k as u32,
-            min_score: self.min_score,
-            allow: strings(env, self.allow, "allow")?,
-            deny: strings(env, self.deny, "deny")?,
-            rollup_threshold: self.rollup_threshold,
-            ..ClassifyOptions::default()
-        })
+/// Frees what a `Box<T>` handle points at; 0 is no handle.
+///
+/// SAFETY (for the caller): `handle` came from `Box::<T>::into_raw`, and the
+/// Java side calls this once, after all other calls on the handle.
+unsafe fn free_handle<T>(handle: jlong) {
+    if handle != 0 {
+        drop(unsafe { Box::from_raw(handle as *mut T) });
     }
+}
+
+/// What both `nativeLoad*` do around `load`: the classifier goes back as a
+/// `Box<Arc<Classifier>>` handle.
+fn load_call(unowned_env: &mut EnvUnowned<'_>, load: impl FnOnce(&mut Env<'_>) -> BridgeResult<Arc<Classifier>>) -> jlong {
+    unowned_env
+        .with_env(|env| -> BridgeResult<jlong> { Ok(Box::into_raw(Box::new(load(env)?)) as jlong) })
+        .resolve::<ThrowTaxaException>()
+}
+
+/// The `List<String>` field `name` of `o`, as `List.toArray(new String[0])`
+/// gives it; a null list is refused.
+fn string_list(env: &mut Env<'_>, o: &JObject<'_>, name: &'static jni::strings::JNIStr, what: &str) -> BridgeResult<Vec<String>> {
+    let list = env.get_field(o, name, jni_sig!("Ljava/util/List;"))?.l()?;
+    if list.is_null() {
+        return Err(BridgeError::Argument(format!("{what} is null")));
+    }
+    let empty = JObjectArray::<JString>::new(env, 0, JString::null())?;
+    let array = env
+        .call_method(&list, jni_str!("toArray"), jni_sig!("([Ljava/lang/Object;)[Ljava/lang/Object;"), &[JValue::from(&empty)])?
+        .l()?;
+    let array = env.cast_local::<JObjectArray<JString>>(array)?;
+    strings(env, &array, what)
+}
+
+/// Reads an `org.taxa.ClassifyOptions` (`topK`, `minScore`, `allow`, `deny`,
+/// `rollupThreshold`) field by field.
+fn classify_options(env: &mut Env<'_>, o: &JObject<'_>) -> BridgeResult<ClassifyOptions> {
+    if o.is_null() {
+        return Err(BridgeError::Argument("options are null".into()));
+    }
+    let top_k = env.get_field(o, jni_str!("topK"), jni_sig!("I"))?.i()?;
+    if top_k < 1 {
+        return Err(BridgeError::Argument(format!("topK must be at least 1, got {top_k}")));
+    }
+    Ok(ClassifyOptions {
+        top_k: top_k as u32,
+        min_score: env.get_field(o, jni_str!("minScore"), jni_sig!("F"))?.f()?,
+        allow: string_list(env, o, jni_str!("allow"), "allow")?,
+        deny: string_list(env, o, jni_str!("deny"), "deny")?,
+        rollup_threshold: env.get_field(o, jni_str!("rollupThreshold"), jni_sig!("F"))?.f()?,
+        ..ClassifyOptions::default()
+    })
+}
+
+/// What every `nativeClassify*` does around `classify`: checks the handle,
+/// reads the options, and returns the result as `org.taxa.Classification`.
+fn classify_call<'local>(
+    unowned_env: &mut EnvUnowned<'local>,
+    handle: jlong,
+    options: &JObject<'_>,
+    classify: impl FnOnce(&mut Env<'local>, &Classifier, ClassifyOptions) -> BridgeResult<Classification>,
+) -> JObject<'local> {
+    unowned_env
+        .with_env(|env| -> BridgeResult<JObject<'local>> {
+            let classifier = classifier(handle)?;
+            let options = classify_options(env, options)?;
+            let result = classify(env, classifier, options)?;
+            java_classification(env, result)
+        })
+        .resolve::<ThrowTaxaException>()
 }
 
 fn java_string<'local>(env: &mut Env<'local>, s: Option<String>) -> BridgeResult<JObject<'local>> {
@@ -286,13 +328,11 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadPath<'local>(
     model_path: JString<'local>,
     labels_path: JString<'local>,
 ) -> jlong {
-    unowned_env
-        .with_env(|env| -> BridgeResult<jlong> {
-            let model = optional_string(env, &model_path)?.ok_or_else(|| BridgeError::Argument("modelPath is null".into()))?;
-            let labels = optional_string(env, &labels_path)?;
-            Ok(into_handle(Classifier::from_path(model, labels)?))
-        })
-        .resolve::<ThrowTaxaException>()
+    load_call(&mut unowned_env, |env| {
+        let model = optional_string(env, &model_path)?.ok_or_else(|| BridgeError::Argument("modelPath is null".into()))?;
+        let labels = optional_string(env, &labels_path)?;
+        Ok(Classifier::from_path(model, labels)?)
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -302,46 +342,33 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadBytes<'local>(
     model: JByteArray<'local>,
     labels: JObjectArray<'local, JString<'local>>,
 ) -> jlong {
-    unowned_env
-        .with_env(|env| -> BridgeResult<jlong> {
-            if model.is_null() {
-                return Err(BridgeError::Argument("model bytes are null".into()));
-            }
-            let bytes = env.convert_byte_array(&model)?;
-            let labels = if labels.is_null() { None } else { Some(strings(env, &labels, "labels")?) };
-            Ok(into_handle(Classifier::from_bytes(bytes, labels)?))
-        })
-        .resolve::<ThrowTaxaException>()
+    load_call(&mut unowned_env, |env| {
+        if model.is_null() {
+            return Err(BridgeError::Argument("model bytes are null".into()));
+        }
+        let bytes = env.convert_byte_array(&model)?;
+        let labels = if labels.is_null() { None } else { Some(strings(env, &labels, "labels")?) };
+        Ok(Classifier::from_bytes(bytes, labels)?)
+    })
 }
 
 #[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassify<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
     image: JByteArray<'local>,
-    top_k: jint,
-    min_score: jfloat,
-    allow: JObjectArray<'local, JString<'local>>,
-    deny: JObjectArray<'local, JString<'local>>,
-    rollup_threshold: jfloat,
+    options: JObject<'local>,
 ) -> JObject<'local> {
-    unowned_env
-        .with_env(|env| -> BridgeResult<JObject<'local>> {
-            let classifier = classifier(handle)?;
-            let options = JavaOptions { top_k, min_score, allow: &allow, deny: &deny, rollup_threshold }.read(env)?;
-            if image.is_null() {
-                return Err(BridgeError::Argument("image bytes are null".into()));
-            }
-            let result = classifier.classify(env.convert_byte_array(&image)?, options)?;
-            java_classification(env, result)
-        })
-        .resolve::<ThrowTaxaException>()
+    classify_call(&mut unowned_env, handle, &options, |env, classifier, options| {
+        if image.is_null() {
+            return Err(BridgeError::Argument("image bytes are null".into()));
+        }
+        Ok(classifier.classify(env.convert_byte_array(&image)?, options)?)
+    })
 }
 
 #[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
@@ -349,30 +376,21 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
     argb: JIntArray<'local>,
     width: jint,
     height: jint,
-    top_k: jint,
-    min_score: jfloat,
-    allow: JObjectArray<'local, JString<'local>>,
-    deny: JObjectArray<'local, JString<'local>>,
-    rollup_threshold: jfloat,
+    options: JObject<'local>,
 ) -> JObject<'local> {
-    unowned_env
-        .with_env(|env| -> BridgeResult<JObject<'local>> {
-            let classifier = classifier(handle)?;
-            let options = JavaOptions { top_k, min_score, allow: &allow, deny: &deny, rollup_threshold }.read(env)?;
-            if argb.is_null() {
-                return Err(BridgeError::Argument("pixels are null".into()));
-            }
-            if width <= 0 || height <= 0 {
-                return Err(BridgeError::Argument(format!("size {width}×{height} has no pixels")));
-            }
-            let mut pixels = vec![0 as jint; argb.len(env)?];
-            argb.get_region(env, 0, &mut pixels)?;
-            // 0xAARRGGBB ints are B, G, R, A bytes in little-endian order.
-            let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
-            let result = classifier.classify_pixels(width as u32, height as u32, width as u32 * 4, PixelFormat::Bgra8, bytes, options)?;
-            java_classification(env, result)
-        })
-        .resolve::<ThrowTaxaException>()
+    classify_call(&mut unowned_env, handle, &options, |env, classifier, options| {
+        if argb.is_null() {
+            return Err(BridgeError::Argument("pixels are null".into()));
+        }
+        if width <= 0 || height <= 0 {
+            return Err(BridgeError::Argument(format!("size {width}×{height} has no pixels")));
+        }
+        let mut pixels = vec![0 as jint; argb.len(env)?];
+        argb.get_region(env, 0, &mut pixels)?;
+        // 0xAARRGGBB ints are B, G, R, A bytes in little-endian order.
+        let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
+        Ok(classifier.classify_pixels(width as u32, height as u32, width as u32 * 4, PixelFormat::Bgra8, bytes, options)?)
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -401,39 +419,30 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyYuv<'local>(
     video_range: jboolean,
     rotation_degrees: jint,
     smoother_handle: jlong,
-    top_k: jint,
-    min_score: jfloat,
-    allow: JObjectArray<'local, JString<'local>>,
-    deny: JObjectArray<'local, JString<'local>>,
-    rollup_threshold: jfloat,
+    options: JObject<'local>,
 ) -> JObject<'local> {
-    unowned_env
-        .with_env(|env| -> BridgeResult<JObject<'local>> {
-            let classifier = classifier(handle)?;
-            let options = JavaOptions { top_k, min_score, allow: &allow, deny: &deny, rollup_threshold }.read(env)?;
-            let non_negative = |v: jint, what: &str| {
-                u32::try_from(v).map_err(|_| BridgeError::Argument(format!("{what} must not be negative, got {v}")))
-            };
-            let plane = |data, row: jint, pixel: jint, name: &str| -> BridgeResult<taxa_core::YuvPlane<'_>> {
-                Ok(taxa_core::YuvPlane {
-                    data,
-                    row_stride: non_negative(row, &format!("{name} plane row stride"))? as usize,
-                    pixel_stride: non_negative(pixel, &format!("{name} plane pixel stride"))? as usize,
-                })
-            };
-            let frame = taxa_core::Yuv420Frame {
-                width: non_negative(width, "width")?,
-                height: non_negative(height, "height")?,
-                y: plane(direct_bytes(env, &y, y_offset, y_length, "Y")?, y_row_stride, y_pixel_stride, "Y")?,
-                u: plane(direct_bytes(env, &u, u_offset, u_length, "U")?, u_row_stride, u_pixel_stride, "U")?,
-                v: plane(direct_bytes(env, &v, v_offset, v_length, "V")?, v_row_stride, v_pixel_stride, "V")?,
-                range: if video_range { taxa_core::YuvRange::Video } else { taxa_core::YuvRange::Full },
-            };
-            // classify_frame validates every plane before reading a byte.
-            let result = classifier.classify_frame(&frame, rotation_degrees, smoother(smoother_handle), options)?;
-            java_classification(env, result)
-        })
-        .resolve::<ThrowTaxaException>()
+    classify_call(&mut unowned_env, handle, &options, |env, classifier, options| {
+        let non_negative = |v: jint, what: &str| {
+            u32::try_from(v).map_err(|_| BridgeError::Argument(format!("{what} must not be negative, got {v}")))
+        };
+        let plane = |data, row: jint, pixel: jint, name: &str| -> BridgeResult<taxa_core::YuvPlane<'_>> {
+            Ok(taxa_core::YuvPlane {
+                data,
+                row_stride: non_negative(row, &format!("{name} plane row stride"))? as usize,
+                pixel_stride: non_negative(pixel, &format!("{name} plane pixel stride"))? as usize,
+            })
+        };
+        let frame = taxa_core::Yuv420Frame {
+            width: non_negative(width, "width")?,
+            height: non_negative(height, "height")?,
+            y: plane(direct_bytes(env, &y, y_offset, y_length, "Y")?, y_row_stride, y_pixel_stride, "Y")?,
+            u: plane(direct_bytes(env, &u, u_offset, u_length, "U")?, u_row_stride, u_pixel_stride, "U")?,
+            v: plane(direct_bytes(env, &v, v_offset, v_length, "V")?, v_row_stride, v_pixel_stride, "V")?,
+            range: if video_range { taxa_core::YuvRange::Video } else { taxa_core::YuvRange::Full },
+        };
+        // classify_frame validates every plane before reading a byte.
+        Ok(classifier.classify_frame(&frame, rotation_degrees, smoother(smoother_handle), options)?)
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -454,10 +463,8 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLabels<'local>(
 pub extern "system" fn Java_org_taxa_Classifier_nativeFree<'local>(mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) {
     unowned_env
         .with_env(|_env| -> BridgeResult<()> {
-            if handle != 0 {
-                // SAFETY: the Java side calls this once, after all other calls on the handle.
-                drop(unsafe { Box::from_raw(handle as *mut Arc<Classifier>) });
-            }
+            // SAFETY: the handle came from `load_call`.
+            unsafe { free_handle::<Arc<Classifier>>(handle) };
             Ok(())
         })
         .resolve::<ThrowTaxaException>()
@@ -499,10 +506,8 @@ pub extern "system" fn Java_org_taxa_ScoreSmoother_nativeFrames<'local>(mut unow
 pub extern "system" fn Java_org_taxa_ScoreSmoother_nativeFree<'local>(mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) {
     unowned_env
         .with_env(|_env| -> BridgeResult<()> {
-            if handle != 0 {
-                // SAFETY: the Java side calls this once, after all other calls on the handle.
-                drop(unsafe { Box::from_raw(handle as *mut ScoreSmoother) });
-            }
+            // SAFETY: the handle came from `nativeNew`.
+            unsafe { free_handle::<ScoreSmoother>(handle) };
             Ok(())
         })
         .resolve::<ThrowTaxaException>()

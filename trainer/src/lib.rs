@@ -7,20 +7,18 @@
 //! toy datasets and the architecture specs, and `taxa` keeps its inference
 //! commands.
 
-#[cfg(feature = "train")]
-pub mod checkpoint;
+/// Declares `pub mod`s that need libtorch: each is compiled only with the
+/// `train` feature. Also used by the `taxa` binary's `cli` module.
+#[macro_export]
+macro_rules! train_modules {
+    ($($name:ident),* $(,)?) => {
+        $(#[cfg(feature = "train")] pub mod $name;)*
+    };
+}
+
 pub mod data;
-#[cfg(feature = "train")]
-pub mod experiment;
-#[cfg(feature = "train")]
-pub mod export;
 pub mod models;
-#[cfg(feature = "train")]
-pub mod pth;
 pub mod real_data;
 pub mod synth;
 pub mod toy_model;
-#[cfg(feature = "train")]
-pub mod train;
-#[cfg(feature = "train")]
-pub mod weights;
+train_modules!(checkpoint, experiment, export, pth, train, weights);

@@ -1,21 +1,8 @@
 pub mod bench;
 pub mod classify;
-#[cfg(feature = "train")]
-pub mod demo;
-#[cfg(feature = "train")]
-pub mod demo_real;
-#[cfg(feature = "train")]
-pub mod devices;
-#[cfg(feature = "train")]
-pub mod experiment;
-#[cfg(feature = "train")]
-pub mod export;
 pub mod inspect;
 pub mod synth;
-#[cfg(feature = "train")]
-pub mod train;
-#[cfg(feature = "train")]
-pub mod train_bench;
+taxa_trainer::train_modules!(demo, demo_real, devices, experiment, export, train, train_bench);
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

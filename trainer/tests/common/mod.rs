@@ -8,16 +8,22 @@ use std::process::Command;
 
 use tch::{Kind, Tensor};
 
-/// The project's Python (scripts/env.sh puts its venv first on PATH).
+/// tests/python/torchvision_reference.py in the project's Python.
 pub fn python(args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/torchvision_reference.py");
+    run_python("torchvision_reference.py", args)
+}
+
+/// Runs a script of tests/python/ in the project's Python (scripts/env.sh
+/// puts its venv first on PATH) and returns its stdout.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python").join(script);
     let python = std::env::var("TAXA_PYTHON").unwrap_or_else(|_| "python".into());
     let output = Command::new(&python)
         .arg(&script)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python} (run the tests through scripts/test.sh): {e}"));
-    assert!(output.status.success(), "{script:?} {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{script:?} {args:?} failed (scripts/test.sh installs the peers):\n{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap()
 }
 

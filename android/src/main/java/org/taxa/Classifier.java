@@ -3,7 +3,6 @@ package org.taxa;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * An offline species classifier over a taxa model bundle (.onnx).
@@ -17,13 +16,10 @@ public final class Classifier implements AutoCloseable {
         System.loadLibrary("taxa_ffi");
     }
 
-    private long handle;
-    // Calls hold the read lock; close() takes the write lock, so the native
-    // model is never freed under a running classification.
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final NativeHandle handle;
 
     private Classifier(long handle) {
-        this.handle = handle;
+        this.handle = new NativeHandle(handle, "Classifier", Classifier::nativeFree);
     }
 
     /** Loads a taxa bundle from a file. */
@@ -52,7 +48,7 @@ public final class Classifier implements AutoCloseable {
     }
 
     public Classification classify(byte[] image, ClassifyOptions o) {
-        return locked(() -> nativeClassify(handle, image, o.topK, o.minScore, array(o.allow), array(o.deny), o.rollupThreshold));
+        return handle.with(h -> nativeClassify(h, image, o));
     }
 
     /** Classifies ARGB pixels, as {@code Bitmap.getPixels} returns them. */
@@ -61,8 +57,7 @@ public final class Classifier implements AutoCloseable {
     }
 
     public Classification classify(int[] argb, int width, int height, ClassifyOptions o) {
-        return locked(() -> nativeClassifyArgb(handle, argb, width, height, o.topK, o.minScore, array(o.allow),
-                array(o.deny), o.rollupThreshold));
+        return handle.with(h -> nativeClassifyArgb(h, argb, width, height, o));
     }
 
     /**
@@ -101,53 +96,23 @@ public final class Classifier implements AutoCloseable {
                                          ScoreSmoother smoother) {
         ByteBuffer dy = direct(y), du = direct(u), dv = direct(v);
         // The smoother's handle stays open for the call; 0 means none.
-        ScoreSmoother.HandleCall<Classification> run = s -> locked(() -> nativeClassifyYuv(handle, width, height,
+        NativeHandle.Call<Classification> run = s -> handle.with(h -> nativeClassifyYuv(h, width, height,
                 dy, offset(dy), length(dy), yRowStride, yPixelStride,
                 du, offset(du), length(du), uRowStride, uPixelStride,
                 dv, offset(dv), length(dv), vRowStride, vPixelStride,
-                range == YuvRange.VIDEO, rotationDegrees, s,
-                o.topK, o.minScore, array(o.allow), array(o.deny), o.rollupThreshold));
+                range == YuvRange.VIDEO, rotationDegrees, s, o));
         return smoother == null ? run.run(0) : smoother.with(run);
     }
 
     /** The model's class labels, in output order. */
     public List<String> labels() {
-        return locked(() -> Arrays.asList(nativeLabels(handle)));
+        return handle.with(h -> Arrays.asList(nativeLabels(h)));
     }
 
     /** Frees the native model. Safe to call more than once. */
     @Override
     public void close() {
-        lock.writeLock().lock();
-        try {
-            if (handle != 0) {
-                nativeFree(handle);
-                handle = 0;
-            }
-        } finally {
-            lock.writeLock().unlock();
-        }
-    }
-
-    private interface NativeCall<T> {
-        T run();
-    }
-
-    /** Runs a native call under the read lock on an open handle. */
-    private <T> T locked(NativeCall<T> call) {
-        lock.readLock().lock();
-        try {
-            if (handle == 0) {
-                throw new IllegalStateException("Classifier is closed");
-            }
-            return call.run();
-        } finally {
-            lock.readLock().unlock();
-        }
-    }
-
-    private static String[] array(List<String> list) {
-        return list.toArray(new String[0]);
+        handle.close();
     }
 
     /** A direct view of the buffer's remaining bytes: the buffer itself when it is direct. */
@@ -171,18 +136,15 @@ public final class Classifier implements AutoCloseable {
 
     private static native long nativeLoadPath(String modelPath, String labelsPath);
     private static native long nativeLoadBytes(byte[] model, String[] labels);
-    private static native Classification nativeClassify(long handle, byte[] image, int topK, float minScore,
-                                                        String[] allow, String[] deny, float rollupThreshold);
-    private static native Classification nativeClassifyArgb(long handle, int[] argb, int width, int height, int topK,
-                                                            float minScore, String[] allow, String[] deny,
-                                                            float rollupThreshold);
+    private static native Classification nativeClassify(long handle, byte[] image, ClassifyOptions options);
+    private static native Classification nativeClassifyArgb(long handle, int[] argb, int width, int height,
+                                                            ClassifyOptions options);
     private static native Classification nativeClassifyYuv(long handle, int width, int height,
                                                            ByteBuffer y, int yOffset, int yLength, int yRowStride, int yPixelStride,
                                                            ByteBuffer u, int uOffset, int uLength, int uRowStride, int uPixelStride,
                                                            ByteBuffer v, int vOffset, int vLength, int vRowStride, int vPixelStride,
                                                            boolean videoRange, int rotationDegrees, long smoother,
-                                                           int topK, float minScore, String[] allow, String[] deny,
-                                                           float rollupThreshold);
+                                                           ClassifyOptions options);
     private static native String[] nativeLabels(long handle);
     private static native void nativeFree(long handle);
 }

@@ -1,7 +1,5 @@
 package org.taxa;
 
-import java.util.concurrent.locks.ReentrantReadWriteLock;
-
 /**
  * A running mean of the last {@code window} frames' class probabilities, as
  * iNaturalist's camera keeps over 5 frames. Pass it to
@@ -14,8 +12,7 @@ public final class ScoreSmoother implements AutoCloseable {
         System.loadLibrary("taxa_ffi");
     }
 
-    private long handle;
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final NativeHandle handle;
 
     /** Over the last 5 frames. */
     public ScoreSmoother() {
@@ -24,7 +21,7 @@ public final class ScoreSmoother implements AutoCloseable {
 
     /** Over the last {@code window} frames (at least 1). */
     public ScoreSmoother(int window) {
-        handle = nativeNew(window);
+        handle = new NativeHandle(nativeNew(window), "ScoreSmoother", ScoreSmoother::nativeFree);
     }
 
     /** Forgets every frame (a new subject, or another model). */
@@ -43,32 +40,12 @@ public final class ScoreSmoother implements AutoCloseable {
 
     @Override
     public void close() {
-        lock.writeLock().lock();
-        try {
-            if (handle != 0) {
-                nativeFree(handle);
-                handle = 0;
-            }
-        } finally {
-            lock.writeLock().unlock();
-        }
-    }
-
-    interface HandleCall<T> {
-        T run(long handle);
+        handle.close();
     }
 
     /** Runs with the native handle held open (the classifier uses this too). */
-    <T> T with(HandleCall<T> call) {
-        lock.readLock().lock();
-        try {
-            if (handle == 0) {
-                throw new IllegalStateException("ScoreSmoother is closed");
-            }
-            return call.run(handle);
-        } finally {
-            lock.readLock().unlock();
-        }
+    <T> T with(NativeHandle.Call<T> call) {
+        return handle.with(call);
     }
 
     private static native long nativeNew(int window);
