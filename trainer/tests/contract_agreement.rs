@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor, nn::VarStore};
 use taxa_core::preprocess::{ChannelOrder, Layout};
 use taxa_core::{BundleMetadata, Classifier, ClassifyOptions, OutputKind, PixelsRef, PreprocessContract, bundle};
 use taxa_trainer::export::{ExportOptions, export_onnx};
-use taxa_trainer::models::{NetSpec, Network, SpecBuilder};
+use taxa_trainer::models::{Conv2dConfig, NetSpec, Network, SpecBuilder};
 use taxa_trainer::train::{Optimizer, OptimizerKind, batch_input, network_input};
 
 const CLASSES: i64 = 3;
@@ -18,7 +18,7 @@ const CLASSES: i64 = 3;
 /// conv → BN → ReLU → pool → linear: enough to make every channel count.
 fn tiny() -> NetSpec {
     let (mut b, x) = SpecBuilder::new();
-    let x = b.conv_bn("conv", "bn", x, 3, 8, 3, 2, 1, 1, true);
+    let x = b.conv_bn("conv", "bn", x, Conv2dConfig::new(3, 8, 3).stride(2).padding(1), true);
     let x = b.adaptive_avg_pool(x, 1);
     let x = b.flatten(x);
     b.linear("fc", x, 8, CLASSES);
