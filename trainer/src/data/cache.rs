@@ -234,17 +234,11 @@ fn build_parts(
     Ok(done - first)
 }
 
-/// An exclusive lock held until the returned file is dropped (`flock`).
+/// An exclusive lock held until the returned file is dropped (std's
+/// `File::lock`: `flock` on Unix, `LockFileEx` on Windows).
 fn lock_file(path: &Path) -> Result<File, DataError> {
     let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io_error(path))?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor this function owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io_error(path)(std::io::Error::last_os_error()));
-        }
-    }
+    file.lock().map_err(io_error(path))?;
     Ok(file)
 }
 
