@@ -7,8 +7,6 @@ import statistics
 import subprocess
 import time
 
-import numpy as np
-
 
 def bench_parser(runs):
     """The options every benchmark takes: --taxa (the binary bench/run.sh
@@ -59,5 +57,7 @@ def ort_latency(path, runs):
     start = time.perf_counter()
     sess = ort_session(path)
     load_ms = (time.perf_counter() - start) * 1000
+    import numpy as np  # here, so the training benchmarks run where only torch is installed
+
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32)
     return ort_median_ms(sess, x, runs, warmup=3), load_ms

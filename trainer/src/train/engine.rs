@@ -225,7 +225,7 @@ fn train_one_epoch(net: &Network, optimizer: &mut Optimizer, d: &EpochData<'_>, 
     bar.set_style(ProgressStyle::with_template(&template).map_err(|e| EpochError::Failed(e.into()))?);
     let mut sums = Trained { loss_sum: 0.0, correct: 0, seen: 0 };
     let batches = training_batches(&order, d.batch_size);
-    let maker = BatchMaker { cache: d.cache, items: d.items, seed: config.seed, epoch, input: d.input, on_device: d.augment_on_device };
+    let maker = BatchMaker { cache: d.cache, items: d.items, seed: config.seed, epoch, input: d.input, on_device: d.augment_on_device, device: d.device };
     std::thread::scope(|scope| -> Result<(), EpochError> {
         // Keep the accelerator fed: the next batches are cropped and
         // augmented on other cores while this one trains.

@@ -76,12 +76,15 @@ impl Optimizer {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), tch::TchError> {
+        // Buffers follow their gradients' strides (channels-last on CUDA);
+        // safetensors holds only contiguous tensors.
+        let host = |t: &Tensor| t.to_device(tch::Device::Cpu).contiguous();
         let mut named: Vec<(String, Tensor)> = Vec::new();
         for (k, t) in &self.first {
-            named.push((format!("first.{k}"), t.to_device(tch::Device::Cpu)));
+            named.push((format!("first.{k}"), host(t)));
         }
         for (k, t) in &self.second {
-            named.push((format!("second.{k}"), t.to_device(tch::Device::Cpu)));
+            named.push((format!("second.{k}"), host(t)));
         }
         named.push(("step".into(), Tensor::from_slice(&[self.step]).to_kind(Kind::Int64)));
         taxa_core::atomic::write_atomic_with(path, |tmp| Tensor::write_safetensors(&named, tmp).map_err(std::io::Error::other))
@@ -137,5 +140,20 @@ mod tests {
         again.load(&dir.path().join("o.safetensors"), tch::Device::Cpu).unwrap();
         assert_eq!(again.step, 1);
         assert!(again.first["w"].equal(&opt.first["w"]) && again.second["w"].equal(&opt.second["w"]));
+    }
+
+    #[test]
+    fn channels_last_state_saves() {
+        // What CUDA training holds: a momentum buffer with NHWC strides.
+        let dir = tempfile::tempdir().unwrap();
+        let nchw = Tensor::randn([2, 3, 4, 5], (Kind::Float, tch::Device::Cpu));
+        let channels_last = nchw.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
+        assert!(!channels_last.is_contiguous());
+        let mut opt = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0);
+        opt.first.insert("w".into(), channels_last);
+        opt.save(&dir.path().join("o.safetensors")).unwrap();
+        let mut again = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0);
+        again.load(&dir.path().join("o.safetensors"), tch::Device::Cpu).unwrap();
+        assert!(again.first["w"].equal(&nchw));
     }
 }

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use taxa_core::atomic::write_atomic;
-use taxa_core::{BundleMetadata, OutputKind, Provenance, bundle};
+use taxa_core::Provenance;
 
 use super::evaluate::Evaluation;
 use super::presets::Splits;
 use super::{TrainConfig, plots};
 use crate::data::{DataSource, ImageCache, InatLayout, Prepared};
-use crate::export::{ExportOptions, export_onnx};
+use crate::export::NetworkBundle;
 use crate::models::Network;
 
 /// One epoch's numbers, one line of `metrics.jsonl`.
@@ -135,8 +135,6 @@ impl RunDir<'_> {
 
 /// Exports `net` with the run's contract, labels, taxonomy and provenance.
 pub(super) fn write_bundle(net: &Network, config: &TrainConfig, prepared: &Prepared, metrics: &EpochMetrics, path: &Path) -> anyhow::Result<()> {
-    let contract = config.contract();
-    let model = export_onnx(net, &contract, ExportOptions::default())?;
     let mut provenance = Provenance {
         dataset: Some(match &config.data {
             DataSource::Inat { train_json, .. } => train_json.display().to_string(),
@@ -155,15 +153,10 @@ pub(super) fn write_bundle(net: &Network, config: &TrainConfig, prepared: &Prepa
     provenance.extra.insert("seed".into(), config.seed.to_string());
     provenance.extra.insert("pruned_classes".into(), prepared.pruned.len().to_string());
     provenance.extra.insert("val_top1_error_all_classes".into(), format!("{:.4}", metrics.val_top1_error_all_classes));
-    let metadata = BundleMetadata {
-        labels: prepared.classes.iter().map(|c| c.label.clone()).collect(),
-        taxonomy: Some(prepared.classes.iter().map(|c| c.taxonomy.clone()).collect()),
-        preprocess: contract,
-        output: OutputKind::Logits,
-        architecture: Some(config.arch.clone()),
-        provenance: Some(provenance),
-    };
-    bundle::write_bundle(path, model, &metadata).with_context(|| format!("writing {}", path.display()))
+    let labels = prepared.classes.iter().map(|c| c.label.clone()).collect();
+    let taxonomy = prepared.classes.iter().map(|c| c.taxonomy.clone()).collect();
+    NetworkBundle::new(net, config.contract(), labels).taxonomy(Some(taxonomy)).provenance(provenance).write(path)?;
+    Ok(())
 }
 
 /// The run's loss and error curves; a missing font only costs the plot.
