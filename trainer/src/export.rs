@@ -11,6 +11,9 @@ use taxa_core::onnx_pb::ModelProto;
 
 use crate::models::{Network, Op, same_padding};
 
+mod bundle;
+pub use bundle::{BundleError, NetworkBundle};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("{arch} cannot be exported for a {height}×{width} input: {reason}")]

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::json;
-use taxa_core::{BundleMetadata, Classifier, ClassifyOptions, OutputKind, Provenance, bundle};
-use taxa_trainer::export::{ExportOptions, export_onnx};
+use taxa_core::{Classifier, ClassifyOptions, Provenance};
+use taxa_trainer::export::NetworkBundle;
 use taxa_trainer::models::{Network, native_input_size, preprocess_contract, spec_for};
 use taxa_trainer::real_data::{COARSE_CLASSES, RealData};
 use taxa_trainer::train::{DataSource, Mode, RunSummary, TrainConfig, train};
@@ -133,9 +133,8 @@ fn export_imagenet(weights: &Path, labels: Vec<String>, out: &Path) -> anyhow::R
     let outcome = load_state_dict(&net, read_state_dict(weights)?, weights, false)?;
     anyhow::ensure!(outcome == HeadOutcome::Loaded, "{} has no ImageNet head", weights.display());
     let contract = preprocess_contract(ARCH, native_input_size(ARCH));
-    let model = export_onnx(&net, &contract, ExportOptions::default())?;
     let mut provenance = Provenance { dataset: Some("ImageNet-1k (ILSVRC 2012)".into()), ..Default::default() };
     provenance.extra.insert("weights".into(), weights.display().to_string());
-    let metadata = BundleMetadata { labels, taxonomy: None, preprocess: contract, output: OutputKind::Logits, architecture: Some(ARCH.into()), provenance: Some(provenance) };
-    bundle::write_bundle(out, model, &metadata).with_context(|| format!("writing {}", out.display()))
+    NetworkBundle::new(&net, contract, labels).provenance(provenance).write(out)?;
+    Ok(())
 }

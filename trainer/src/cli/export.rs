@@ -4,9 +4,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::json;
-use taxa_core::{BundleMetadata, OutputKind, Provenance, Taxonomy, bundle};
+use taxa_core::{Provenance, Taxonomy, bundle};
 use taxa_trainer::checkpoint::read_checkpoint_info;
-use taxa_trainer::export::{ExportOptions, export_onnx};
+use taxa_trainer::export::{ExportOptions, NetworkBundle};
 use taxa_trainer::models::{Network, architecture_names, native_input_size, preprocess_contract, spec_for};
 use taxa_trainer::weights::{HeadOutcome, load_state_dict, read_state_dict};
 
@@ -83,19 +83,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
 
     let contract = preprocess_contract(&arch, args.input_size.unwrap_or_else(|| native_input_size(&arch)));
     let options = ExportOptions { fold_batch_norm: !args.no_fold_batch_norm };
-    let model = export_onnx(&net, &contract, options)?;
     let mut provenance = Provenance { dataset: None, ..Default::default() };
     provenance.extra.insert("weights".into(), source.display().to_string());
     provenance.extra.insert("head".into(), match head { HeadOutcome::Loaded => "loaded".into(), HeadOutcome::Replaced { .. } => "fresh (untrained)".into() });
-    let metadata = BundleMetadata {
-        labels,
-        taxonomy,
-        preprocess: contract,
-        output: OutputKind::Logits,
-        architecture: Some(arch.clone()),
-        provenance: Some(provenance),
-    };
-    bundle::write_bundle(&args.out, model, &metadata).with_context(|| format!("writing {}", args.out.display()))?;
+    NetworkBundle::new(&net, contract, labels).taxonomy(taxonomy).provenance(provenance).options(options).write(&args.out)?;
     let bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
     if args.json {
         super::print_json(&json!({
