@@ -14,6 +14,7 @@ const ARCH: &str = "taxa.arch";
 const NUM_CLASSES: &str = "taxa.num_classes";
 const LABELS: &str = "taxa.labels";
 const TAXONOMY: &str = "taxa.taxonomy";
+const INPUT_SIZE: &str = "taxa.input_size";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -32,6 +33,9 @@ pub struct CheckpointInfo {
     pub num_classes: i64,
     pub labels: Vec<String>,
     pub taxonomy: Option<Vec<Taxonomy>>,
+    /// The square input side the network trained at, pixels (`None` in
+    /// checkpoints written before it was recorded).
+    pub input_size: Option<u32>,
 }
 
 pub fn save_checkpoint(net: &Network, info: &CheckpointInfo, path: &Path) -> Result<(), CheckpointError> {
@@ -41,6 +45,9 @@ pub fn save_checkpoint(net: &Network, info: &CheckpointInfo, path: &Path) -> Res
     metadata.insert(LABELS.to_string(), serde_json::to_string(&info.labels).expect("strings serialise"));
     if let Some(taxonomy) = &info.taxonomy {
         metadata.insert(TAXONOMY.to_string(), serde_json::to_string(taxonomy).expect("taxonomy serialises"));
+    }
+    if let Some(size) = info.input_size {
+        metadata.insert(INPUT_SIZE.to_string(), size.to_string());
     }
     Ok(save_safetensors(net, path, Some(metadata))?)
 }
@@ -61,5 +68,6 @@ pub fn read_checkpoint_info(path: &Path) -> Result<CheckpointInfo, CheckpointErr
         num_classes: get(NUM_CLASSES)?.parse().map_err(|_| bad(NUM_CLASSES, "is not a number".into()))?,
         labels: serde_json::from_str(get(LABELS)?).map_err(|e| bad(LABELS, e.to_string()))?,
         taxonomy: meta.get(TAXONOMY).map(|t| serde_json::from_str(t)).transpose().map_err(|e| bad(TAXONOMY, e.to_string()))?,
+        input_size: meta.get(INPUT_SIZE).map(|s| s.parse()).transpose().map_err(|_| bad(INPUT_SIZE, "is not a number".into()))?,
     })
 }

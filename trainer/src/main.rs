@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "taxa", version, about = "Offline species identification: classify, inspect, benchmark")]
+#[command(name = "taxa", version, about = "Offline species identification: classify, inspect and benchmark models, and (the default build) train and export them")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,8 +24,9 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Time load, decode, preprocess and inference (medians, one thread).
     Bench(cli::bench::BenchArgs),
-    /// Export EfficientNet-Lite0's ImageNet weights, identify real photos and train on them
-    /// (or, without real data, train ShuffleNet on a synthetic field guide), then classify.
+    /// Export EfficientNet-Lite0's ImageNet weights, identify real photos, then train frozen
+    /// vs scratch on them (without real data: train ShuffleNet on a synthetic field guide and
+    /// classify held-out photos).
     #[cfg(feature = "train")]
     Demo(cli::demo::DemoArgs),
     /// Write a synthetic field guide in the iNaturalist 2019 format.
@@ -42,7 +43,7 @@ enum Command {
     /// Export torchvision-named weights or a checkpoint as a taxa bundle (ONNX).
     #[cfg(feature = "train")]
     Export(cli::export::ExportArgs),
-    /// Report the torch build and whether CUDA is usable.
+    /// Report whether libtorch sees CUDA (devices, cuDNN) and its CPU threads.
     #[cfg(feature = "train")]
     Devices(cli::devices::DevicesArgs),
 }

@@ -77,10 +77,10 @@ fn each_mode_trains_and_writes_metrics_plots_and_bundles() {
     taxa_core::Classifier::load(&scratch.best_bundle).unwrap();
 
     let start = dir.path().join("scratch/checkpoint-2.safetensors");
-    // A checkpoint exports on its own: architecture, labels and taxonomy travel with it.
+    // A checkpoint exports on its own: architecture, labels, taxonomy and the input size it trained at travel with it.
     let exported = dir.path().join("from-checkpoint.onnx");
     let out = Command::new(env!("CARGO_BIN_EXE_taxa"))
-        .args(["export", "--checkpoint", start.to_str().unwrap(), "--input-size", "32", "--out", exported.to_str().unwrap()])
+        .args(["export", "--checkpoint", start.to_str().unwrap(), "--out", exported.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -88,6 +88,7 @@ fn each_mode_trains_and_writes_metrics_plots_and_bundles() {
     assert_eq!(from_checkpoint.metadata().labels, meta.labels);
     assert_eq!(from_checkpoint.metadata().taxonomy, meta.taxonomy);
     assert_eq!(from_checkpoint.metadata().architecture.as_deref(), Some("shufflenet_v2_x0_5"));
+    assert_eq!(from_checkpoint.metadata().preprocess, meta.preprocess, "the contract the run trained under");
     let before = weights(&start);
     for (mode, name) in [(Mode::Finetune, "finetune"), (Mode::Frozen, "frozen")] {
         let mut c = config(&root, dir.path());

@@ -29,16 +29,21 @@ pub struct OptionArgs {
     /// How many predictions to show per image.
     #[arg(long, short = 'k', default_value_t = 5)]
     pub top_k: usize,
-    /// Hide predictions scoring below this.
+    /// Hide predictions whose probability (0–1; the text output shows it as
+    /// a percentage) is below this.
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f32,
-    /// Only consider these labels or higher taxa (repeat or comma-separate).
+    /// Only consider these labels or higher taxa (repeat or comma-separate;
+    /// case-insensitive). Other classes score 0; the rest keep their
+    /// probabilities, which are not renormalised.
     #[arg(long, value_delimiter = ',')]
     pub allow: Vec<String>,
-    /// Ignore these labels or higher taxa (repeat or comma-separate).
+    /// Ignore these labels or higher taxa (repeat or comma-separate;
+    /// case-insensitive). They score 0; the rest are not renormalised.
     #[arg(long, value_delimiter = ',')]
     pub deny: Vec<String>,
-    /// Score a taxon needs for the roll-up to descend into it.
+    /// Summed probability, in (0, 1], a taxon needs to be reported: the
+    /// roll-up reports the deepest taxon, from the kingdom down, that reaches it.
     #[arg(long, default_value_t = 0.8)]
     pub rollup_threshold: f32,
     /// Classify what can be decoded of files that are cut short (marked

@@ -40,9 +40,10 @@ pub struct DemoArgs {
     /// Synthetic guide: the architecture trained from scratch.
     #[arg(long, default_value = "shufflenet_v2_x0_5")]
     pub arch: String,
-    /// Held-out photos to show.
+    /// Synthetic guide: held-out photos to show.
     #[arg(long, default_value_t = 4)]
     pub show: usize,
+    /// Seed of the synthetic guide and of training.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Print JSON instead of text.

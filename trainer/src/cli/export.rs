@@ -31,9 +31,10 @@ pub struct ExportArgs {
     /// fields), or an iNaturalist JSON file with `categories`.
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
-    /// Model input size (square; default: the architecture's own, 224, or
-    /// 240/260 for EfficientNet-Lite1/2). The preprocessing is the
-    /// architecture's: the ImageNet recipe, with Lite's (x − 127) / 128.
+    /// Model input size in pixels, square (default: the size a checkpoint
+    /// trained at, else the architecture's own: 224, or 240/260 for
+    /// EfficientNet-Lite1/2). The preprocessing is the architecture's: the
+    /// ImageNet recipe, with Lite's (x − 127) / 128.
     #[arg(long)]
     pub input_size: Option<u32>,
     /// Keep BatchNorm as separate nodes instead of folding it into convolutions.
@@ -81,7 +82,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("note: {} has a {file_classes}-class head; made a fresh {num_classes}-class head (train it before use)", source.display());
     }
 
-    let contract = preprocess_contract(&arch, args.input_size.unwrap_or_else(|| native_input_size(&arch)));
+    let input_size = args.input_size.or(info.as_ref().and_then(|i| i.input_size)).unwrap_or_else(|| native_input_size(&arch));
+    let contract = preprocess_contract(&arch, input_size);
     let options = ExportOptions { fold_batch_norm: !args.no_fold_batch_norm };
     let mut provenance = Provenance { dataset: None, ..Default::default() };
     provenance.extra.insert("weights".into(), source.display().to_string());

@@ -9,7 +9,7 @@ use taxa_core::{BundleMetadata, bundle, model_graph};
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// The model bundle to inspect.
+    /// A model bundle, or a plain ONNX file (its graph's input and output).
     pub model: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]

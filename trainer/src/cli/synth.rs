@@ -18,18 +18,19 @@ pub struct SynthArgs {
     /// with --species 1010, 268k photos).
     #[arg(long, value_enum, default_value_t = Counts::LongTail)]
     pub counts: Counts,
-    /// Photos of the most common species (the rest follow a long tail).
+    /// long-tail: photos of the most common species (the rest follow a long tail).
     #[arg(long, default_value_t = 240)]
     pub max_images: usize,
-    /// Photos of the rarest species.
+    /// long-tail: the fewest photos a species gets.
     #[arg(long, default_value_t = 30)]
     pub min_images: usize,
     /// Square photo size in pixels.
     #[arg(long, default_value_t = 96)]
     pub size: u32,
-    /// Share of each species' photos in val2019.json.
+    /// Share of each species' photos in val2019.json (at least one each).
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
+    /// Seed of the taxonomy, the counts and the photos.
     #[arg(long, default_value_t = 2019)]
     pub seed: u64,
     /// Print a JSON summary.

@@ -8,8 +8,9 @@ use taxa_trainer::train::{AugmentOn, DataSource, Mode, OptimizerKind, RunSummary
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Continue a killed run from its last completed epoch (all other options come from the run).
-    #[arg(long, conflicts_with_all = ["inat", "folder"])]
+    /// Continue a killed run from its last completed epoch: the --out folder
+    /// of that run (all other options come from the run).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["inat", "folder"])]
     pub resume: Option<PathBuf>,
     /// iNaturalist dataset: the folder with the competition's JSON files
     /// (2021: train.json/val.json; 2019, 2018, 2017: train20XX.json/val20XX.json)
@@ -25,31 +26,47 @@ pub struct TrainArgs {
     /// Folder-per-class dataset.
     #[arg(long)]
     pub folder: Option<PathBuf>,
+    /// Architecture, by torchvision's name: alexnet, densenet121/161/169/201,
+    /// squeezenet1_0/1_1, shufflenet_v2_x0_5/x1_0/x1_5/x2_0, resnext50_32x4d,
+    /// resnext101_32x8d, efficientnet_lite0/1/2.
     #[arg(long, default_value_t = TrainConfig::default().arch)]
     pub arch: String,
+    /// How the network starts and what trains (finetune and frozen need --weights).
     #[arg(long, value_enum, default_value_t = TrainConfig::default().mode)]
     pub mode: Mode,
     /// Pretrained weights (torchvision names, .safetensors/.pth) or a taxa checkpoint.
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Passes over the training images (also the cosine schedule's period).
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub epochs: usize,
+    /// Images a step. The last partial batch of an epoch is dropped; a
+    /// training set smaller than one batch trains as one batch.
     #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     pub batch_size: usize,
+    /// sgd (with --momentum) or adamw (β 0.9/0.999; --momentum unused).
     #[arg(long, value_enum, default_value_t = TrainConfig::default().optimizer)]
     pub optimizer: OptimizerKind,
+    /// Initial learning rate (the schedule scales it each epoch).
     #[arg(long, default_value_t = TrainConfig::default().lr)]
     pub lr: f64,
+    /// SGD momentum.
     #[arg(long, default_value_t = TrainConfig::default().momentum)]
     pub momentum: f64,
+    /// Weight decay (decoupled, as AdamW's, with adamw).
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     pub weight_decay: f64,
+    /// Learning rate per epoch: cosine (to 0 over --epochs), step (× --gamma
+    /// every --step-epochs) or constant.
     #[arg(long, value_enum, default_value_t = TrainConfig::default().schedule)]
     pub schedule: Schedule,
+    /// Step schedule: epochs between rate drops.
     #[arg(long, default_value_t = TrainConfig::default().step_epochs)]
     pub step_epochs: usize,
+    /// Step schedule: the factor of each drop.
     #[arg(long, default_value_t = TrainConfig::default().gamma)]
     pub gamma: f64,
+    /// Label smoothing of the cross-entropy loss, in [0, 1).
     #[arg(long, default_value_t = TrainConfig::default().label_smoothing)]
     pub label_smoothing: f64,
     /// Model input size in pixels (square; default 64, or EfficientNet-Lite's own
@@ -67,20 +84,24 @@ pub struct TrainArgs {
     /// else CPU threads), cpu or device.
     #[arg(long, value_enum, default_value_t = AugmentOn::Auto)]
     pub augment_on: AugmentOn,
-    /// Frozen mode: run the backbone every epoch instead of caching its features.
+    /// Frozen mode: run the backbone every epoch instead of caching its
+    /// features. Cached features come from centre crops, so frozen training
+    /// is augmented only with this flag.
     #[arg(long)]
     pub no_feature_cache: bool,
     /// Drop classes with fewer images (the study used 100).
     #[arg(long, default_value_t = TrainConfig::default().min_images_per_class)]
     pub min_images_per_class: usize,
+    /// Share of each class held out for validation, in [0, 1) (unused with --official-val).
     #[arg(long, default_value_t = TrainConfig::default().val_fraction)]
     pub val_fraction: f64,
+    /// Seed of the split, the order, the initialisation and the augmentation.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// auto, cpu or cuda.
     #[arg(long, default_value_t = TrainConfig::default().device)]
     pub device: String,
-    /// Keep float32 on CUDA (default: bf16 autocast).
+    /// Keep float32 and NCHW on CUDA (default: bf16 autocast and channels-last).
     #[arg(long)]
     pub no_mixed_precision: bool,
     /// Decoded-image cache (shared between runs).

@@ -4,28 +4,36 @@ use std::time::Instant;
 
 use clap::Args;
 use serde_json::json;
-use tch::{Device, Kind, Tensor, nn::VarStore};
+use tch::{Kind, Tensor, nn::VarStore};
 use taxa_trainer::models::{Network, spec_for};
 use taxa_trainer::data::{DataSource, find_inat};
-use taxa_trainer::train::{Mode, Optimizer, OptimizerKind, TrainConfig, bench_data_path};
+use taxa_trainer::train::{Mode, Optimizer, OptimizerKind, TrainConfig, bench_data_path, device_named};
 
 /// Training throughput on synthetic in-memory batches: forward, backward and
-/// an SGD step, as `taxa train` runs them.
+/// an SGD step, as `taxa train` runs them, with random weights and 1,000
+/// classes (bf16 autocast and channels-last on CUDA, as in training).
 #[derive(Args)]
 pub struct TrainBenchArgs {
+    /// Architecture, by torchvision's name (see `taxa train --help`).
     #[arg(long, default_value = "shufflenet_v2_x1_0")]
     pub arch: String,
-    /// finetune (everything trains) or frozen (backbone under no_grad, head trains).
+    /// What trains: finetune or scratch (everything; weights are random
+    /// either way) or frozen (backbone under no_grad, head trains).
     #[arg(long, value_enum, default_value_t = Mode::Finetune)]
     pub mode: Mode,
+    /// Images a step.
     #[arg(long, default_value_t = 256)]
     pub batch_size: i64,
+    /// Square input side, pixels.
     #[arg(long, default_value_t = 224)]
     pub input_size: i64,
+    /// Timed steps (the median is reported).
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
+    /// Untimed steps first.
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
+    /// auto, cpu or cuda.
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Instead of the model: time the training data path (cache read, crop,
@@ -48,10 +56,7 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(data) = &args.data_path {
         return data_path(&args, data);
     }
-    let device = match args.device.as_str() {
-        "cpu" => Device::Cpu,
-        _ => Device::cuda_if_available(),
-    };
+    let device = device_named(&args.device)?;
     let spec = spec_for(&args.arch, 1000).ok_or_else(|| anyhow::anyhow!("unknown architecture {}", args.arch))?;
     let vs = VarStore::new(device);
     let mut net = Network::new(&vs.root(), spec);

@@ -38,7 +38,9 @@ pub enum AugmentOn {
     /// On the device when it is CUDA, else on CPU threads.
     #[default]
     Auto,
+    /// On CPU threads, beside the training step.
     Cpu,
+    /// On the training device, one call a batch.
     Device,
 }
 
@@ -138,13 +140,7 @@ impl TrainConfig {
     }
 
     pub(super) fn device(&self) -> anyhow::Result<Device> {
-        Ok(match self.device.as_str() {
-            "auto" => Device::cuda_if_available(),
-            "cpu" => Device::Cpu,
-            "cuda" if tch::Cuda::is_available() => Device::Cuda(0),
-            "cuda" => bail!("--device cuda, but libtorch sees no CUDA device (check `taxa devices`)"),
-            other => bail!("unknown device `{other}` (auto, cpu, cuda)"),
-        })
+        device_named(&self.device)
     }
 
     pub(super) fn lr_at(&self, epoch: usize) -> f64 {
@@ -164,7 +160,46 @@ impl TrainConfig {
         anyhow::ensure!(self.lr > 0.0, "--lr must be positive");
         anyhow::ensure!((0.0..1.0).contains(&self.label_smoothing), "--label-smoothing must be in [0, 1)");
         anyhow::ensure!(self.mode == Mode::Scratch || self.weights.is_some(), "--mode {:?} needs --weights (torchvision names or a taxa checkpoint)", self.mode);
+        anyhow::ensure!(
+            self.mode != Mode::Scratch || self.weights.is_none(),
+            "--weights with --mode scratch: scratch starts from random weights; use --mode finetune to start from these"
+        );
         anyhow::ensure!(spec_for(&self.arch, 2).is_some(), "unknown architecture `{}`", self.arch);
         Ok(())
+    }
+}
+
+/// The `--device` names: auto (CUDA when libtorch sees it, else the CPU),
+/// cpu, cuda. Errors on any other name, and on cuda without a CUDA device.
+pub fn device_named(name: &str) -> anyhow::Result<Device> {
+    Ok(match name {
+        "auto" => Device::cuda_if_available(),
+        "cpu" => Device::Cpu,
+        "cuda" if tch::Cuda::is_available() => Device::Cuda(0),
+        "cuda" => bail!("--device cuda, but libtorch sees no CUDA device (check `taxa devices`)"),
+        other => bail!("unknown device `{other}` (auto, cpu, cuda)"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_go_with_the_modes_that_use_them() {
+        let config = |mode, weights: Option<&str>| TrainConfig { data: DataSource::Folder { root: "photos".into() }, mode, weights: weights.map(Into::into), ..Default::default() };
+        assert!(config(Mode::Scratch, None).validate().is_ok());
+        let err = config(Mode::Scratch, Some("w.pth")).validate().unwrap_err().to_string();
+        assert!(err.contains("--weights with --mode scratch"), "{err}");
+        let err = config(Mode::Frozen, None).validate().unwrap_err().to_string();
+        assert!(err.contains("needs --weights"), "{err}");
+        assert!(config(Mode::Finetune, Some("w.pth")).validate().is_ok());
+    }
+
+    #[test]
+    fn device_names_are_checked() {
+        assert_eq!(device_named("cpu").unwrap(), Device::Cpu);
+        let err = device_named("gpu").unwrap_err().to_string();
+        assert!(err.contains("unknown device `gpu`"), "{err}");
     }
 }

@@ -53,10 +53,13 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
         num_classes: classes as i64,
         labels: data.prepared.classes.iter().map(|c| c.label.clone()).collect(),
         taxonomy: Some(data.prepared.classes.iter().map(|c| c.taxonomy.clone()).collect()),
+        input_size: Some(config.input_size),
     };
     if state.epochs_done > 0 {
         let checkpoint = dir.checkpoint(state.epochs_done);
-        let stored = read_checkpoint_info(&checkpoint)?;
+        let mut stored = read_checkpoint_info(&checkpoint)?;
+        // A run started before checkpoints recorded the input size resumes too.
+        stored.input_size = stored.input_size.or(info.input_size);
         anyhow::ensure!(stored == info, "{} does not match this run's classes; the dataset changed since the run started", checkpoint.display());
         load_state_dict(&net, read_state_dict(&checkpoint)?, &checkpoint, false)?;
         optimizer.load(&dir.optimizer(state.epochs_done), device)?;

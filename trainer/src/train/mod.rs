@@ -26,7 +26,7 @@ use anyhow::{Context, bail};
 pub use crate::data::DataSource;
 pub use augment::{CropWindow, augment_on_device};
 pub use data_bench::{DataPathResult, bench_data_path};
-pub use config::{AugmentOn, Mode, Schedule, TrainConfig};
+pub use config::{AugmentOn, Mode, Schedule, TrainConfig, device_named};
 pub use optim::{Optimizer, OptimizerKind};
 pub use presets::{batch_input, network_input};
 pub use run_dir::{EpochMetrics, RunSummary};
