@@ -17,7 +17,24 @@ import numpy as np
 from peers import bench_parser
 
 
-def ort_nodes(bundle, runs):
+def tract_nodes(taxa, model, runs, labels=None, rewrites=None):
+    """`taxa bench --profile --json` on `model` (a bundle, or a plain ONNX
+    file with `labels`); `rewrites` sets TAXA_REWRITES (None: as inherited).
+    Returns the JSON's `profile`: `total_ms` and `nodes` (name, op, info,
+    shapes, median_ms), slowest first."""
+    env = dict(os.environ)
+    if rewrites is not None:
+        env["TAXA_REWRITES"] = rewrites
+    cmd = [taxa, "bench", "--model", model, "--runs", str(runs), "--profile", "--json"]
+    if labels is not None:
+        cmd += ["--labels", labels]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout)["profile"]
+
+
+def ort_nodes(bundle, runs, size=224):
+    """onnxruntime's per-node medians (ms, one thread, its profiler) on a
+    seeded [1,3,size,size] input, slowest first."""
     import onnxruntime as ort
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -27,7 +44,7 @@ def ort_nodes(bundle, runs):
         opts.enable_profiling = True
         opts.profile_file_prefix = os.path.join(tmp, "ort")
         sess = ort.InferenceSession(bundle, opts, providers=["CPUExecutionProvider"])
-        x = np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32)
+        x = np.random.default_rng(1).standard_normal((1, 3, size, size), dtype=np.float32)
         for _ in range(3 + runs):
             sess.run(None, {"image": x})
         events = json.load(open(sess.end_profiling()))
@@ -49,9 +66,7 @@ def main():
     ap.add_argument("--top", type=int, default=8)
     ap.add_argument("bundle")
     args = ap.parse_args()
-    out = subprocess.run([args.taxa, "bench", "--model", args.bundle, "--runs", str(args.runs), "--profile", "--json"],
-                         check=True, capture_output=True, text=True)
-    tract = json.loads(out.stdout)["profile"]
+    tract = tract_nodes(args.taxa, args.bundle, args.runs)
     ort = ort_nodes(args.bundle, args.runs)
     print(json.dumps({"bundle": os.path.basename(args.bundle), "tract_total_ms": round(tract["total_ms"], 3),
                       "ort_total_ms": round(sum(r["median_ms"] for r in ort), 3)}))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against peers measured in the same run.
-# Usage: bench/run.sh core | archs | end-to-end | photo-decode | training-throughput | frozen | decode | real-transfer | scale [options]
+# Usage: bench/run.sh core | archs | end-to-end | photo-decode | training-throughput | frozen | decode | real-transfer | scale | upstream-repros [options]
 # Pin to one core for the device figures: taskset -c 1 bench/run.sh end-to-end
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -33,5 +33,7 @@ PY
     real-transfer) scripts/fetch-real-data.sh && python bench/real_transfer.py --taxa target/release/taxa "${@:2}" ;;
     # The training pipeline per stage at 10k, 50k and 268k synthetic photos (CPU).
     scale) python bench/scale.py --taxa target/release/taxa "${@:2}" ;;
-    *) echo "unknown benchmark: $1 (known: core, archs, end-to-end, photo-decode, training-throughput, frozen, decode, real-transfer, scale)" >&2; exit 2 ;;
+    # Minimal ONNX files for tract's slowest nodes (target/upstream-repros/), key node tract vs onnxruntime.
+    upstream-repros) python bench/upstream_repros.py --taxa target/release/taxa "${@:2}" ;;
+    *) echo "unknown benchmark: $1 (known: core, archs, end-to-end, photo-decode, training-throughput, frozen, decode, real-transfer, scale, upstream-repros)" >&2; exit 2 ;;
 esac
