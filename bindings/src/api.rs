@@ -56,11 +56,16 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, TaxaFfiError>) -> Result<T, TaxaFfiE
     })
 }
 
+/// Byte layout of one pixel in a raw buffer. Alpha is ignored, not
+/// composited onto a background.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum PixelFormat {
+    /// 3 bytes a pixel: red, green, blue.
     Rgb8,
+    /// 4 bytes a pixel: red, green, blue, alpha.
     Rgba8,
-    /// Also Android's `Bitmap.getPixels` ARGB ints in little-endian memory.
+    /// 4 bytes a pixel: blue, green, red, alpha. Also Android's
+    /// `Bitmap.getPixels` ARGB ints in little-endian memory.
     Bgra8,
 }
 
@@ -97,8 +102,12 @@ impl From<YuvRange> for taxa_core::YuvRange {
 /// sample (x, y) is at `data[y * row_stride + x * pixel_stride]` (bytes).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct YuvPlane {
+    /// The plane's bytes, from its first sample.
     pub data: Vec<u8>,
+    /// Bytes from the start of one row to the next (`Image.Plane.getRowStride()`).
     pub row_stride: u32,
+    /// Bytes from one sample to the next in a row: 1 for a planar plane, 2
+    /// for interleaved chroma (`Image.Plane.getPixelStride()`). Not 0.
     pub pixel_stride: u32,
 }
 
@@ -139,6 +148,7 @@ impl ScoreSmoother {
         self.lock().reset();
     }
 
+    /// The window size, in frames.
     pub fn window(&self) -> u32 {
         self.lock().window() as u32
     }
@@ -159,16 +169,24 @@ impl ScoreSmoother {
 /// What to return; the defaults are taxa-core's.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ClassifyOptions {
+    /// How many predictions to return at most, best first. At least 1 (0 is
+    /// `InvalidArgument`). Fewer come back after `min_score`, `allow` and `deny`.
     #[uniffi(default = 5)]
     pub top_k: u32,
+    /// Drop predictions whose probability is below this. From 0 to 1, else
+    /// `InvalidArgument`.
     #[uniffi(default = 0.0)]
     pub min_score: f32,
-    /// Labels or higher taxa to restrict to (empty: all).
+    /// Labels or higher taxa to restrict to (empty: all). Whole names,
+    /// ASCII case-insensitive.
     #[uniffi(default = [])]
     pub allow: Vec<String>,
-    /// Labels or higher taxa to ignore.
+    /// Labels or higher taxa to ignore. Whole names, ASCII case-insensitive;
+    /// wins over `allow`.
     #[uniffi(default = [])]
     pub deny: Vec<String>,
+    /// The summed probability a taxon needs for the roll-up to descend into
+    /// it. Above 0 and at most 1, else `InvalidArgument`.
     #[uniffi(default = 0.8)]
     pub rollup_threshold: f32,
     /// Classify what decodes of a file cut short instead of refusing it
@@ -204,15 +222,21 @@ impl From<ClassifyOptions> for taxa_core::ClassifyOptions {
     }
 }
 
+/// Where a class sits in the tree of life (iNaturalist category fields).
+/// Higher ranks are null when the model does not know them.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Taxon {
     pub kingdom: Option<String>,
     pub phylum: Option<String>,
+    /// The class rank: taxa-core's `class`, renamed because `class` is a
+    /// keyword in Swift, Kotlin and Python.
     pub class_name: Option<String>,
     pub order: Option<String>,
     pub family: Option<String>,
     pub genus: Option<String>,
+    /// The species (scientific) name; the label when the model has no taxonomy.
     pub species: String,
+    /// The vernacular name, when the model has one.
     pub common_name: Option<String>,
 }
 
@@ -231,27 +255,38 @@ impl From<taxa_core::Taxonomy> for Taxon {
     }
 }
 
+/// One class and its score.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Prediction {
+    /// The class's index in the model output, and in `ModelInfo.labels`.
     pub class_index: u32,
     pub label: String,
+    /// Probability from 0 to 1 over all the model's classes (softmax). Not
+    /// renormalised after `allow` and `deny`. With a smoother, the mean over
+    /// its frames.
     pub score: f32,
+    /// Only `species` (the label) is set when the model has no taxonomy.
     pub taxon: Taxon,
 }
 
+/// One taxon of a roll-up's lineage.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct TaxonScore {
     /// `kingdom`, `phylum`, `class`, `order`, `family`, `genus` or `species`.
     pub rank: String,
     pub name: String,
+    /// The sum of the probabilities of the classes under this taxon, from 0 to 1.
     pub score: f32,
 }
 
 /// The deepest taxon the model is confident about.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct RollUp {
+    /// `kingdom`, `phylum`, `class`, `order`, `family`, `genus` or `species`.
     pub rank: String,
     pub name: String,
+    /// The sum of the probabilities of the classes under this taxon, from 0
+    /// to 1; at least `rollup_threshold`.
     pub score: f32,
     /// Root first, ending with this taxon.
     pub lineage: Vec<TaxonScore>,
@@ -259,7 +294,9 @@ pub struct RollUp {
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Classification {
+    /// Best first, at most `top_k`.
     pub predictions: Vec<Prediction>,
+    /// Null when no top-level taxon reaches `rollup_threshold`.
     pub rollup: Option<RollUp>,
     /// Only part of the image decoded (the file was cut short and
     /// `allow_truncated` was set).
@@ -286,15 +323,25 @@ impl From<taxa_core::Classification> for Classification {
     }
 }
 
+/// What a loaded model is.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ModelInfo {
+    /// One per class, in model output order (`Prediction.class_index`).
     pub labels: Vec<String>,
+    /// The network's name (e.g. `shufflenet_v2_x1_0`), when the bundle says.
     pub architecture: Option<String>,
+    /// The model input's width in pixels: what images are resized and cropped to.
     pub input_width: u32,
+    /// The model input's height in pixels.
     pub input_height: u32,
+    /// Whether the bundle carries a taxonomy; without one, a prediction's
+    /// taxon has only `species` and a roll-up can only be a species.
     pub has_taxonomy: bool,
+    /// The training data, as free text, when recorded.
     pub dataset: Option<String>,
+    /// Validation top-1 error as a fraction from 0 to 1 (not percent), when recorded.
     pub val_top1_error: Option<f64>,
+    /// Validation top-5 error as a fraction from 0 to 1, when recorded.
     pub val_top5_error: Option<f64>,
 }
 
@@ -307,6 +354,10 @@ pub struct Classifier {
 #[uniffi::export]
 impl Classifier {
     /// Loads a bundle, or a plain ONNX file with a labels file (one label a line).
+    /// Errors: `Io` when a file cannot be read; `InvalidModel` for a file
+    /// that is not ONNX, bad taxa metadata, a bad or missing labels file, a
+    /// model taxa cannot run, or a label count that differs from the
+    /// model's outputs; `Internal` for a caught panic.
     #[uniffi::constructor]
     pub fn from_path(model_path: String, labels_path: Option<String>) -> Result<Arc<Self>, TaxaFfiError> {
         guarded(|| {
@@ -316,17 +367,33 @@ impl Classifier {
     }
 
     /// Loads from ONNX bytes; `labels` are required for a plain ONNX file.
+    /// Errors: `InvalidModel` as for `from_path` (also a model whose weights
+    /// are in an external file: inline them); `Internal` for a caught panic.
     #[uniffi::constructor]
     pub fn from_bytes(model: Vec<u8>, labels: Option<Vec<String>>) -> Result<Arc<Self>, TaxaFfiError> {
         guarded(|| Ok(Arc::new(Classifier { inner: taxa_core::Classifier::from_bytes(&model, labels)? })))
     }
 
-    /// Classifies encoded image bytes (JPEG, PNG, WebP…).
+    /// Classifies encoded image bytes: JPEG, PNG, WebP, and GIF, BMP, TIFF in
+    /// builds with the `gif`, `bmp` and `tiff` features (on by default; the
+    /// phone libraries are built without them and refuse those files as
+    /// `InvalidImage`). The EXIF orientation is applied.
+    /// Errors: `InvalidArgument` for bad options; `InvalidImage` for an
+    /// empty, corrupt, unsupported or too large image, or a truncated one
+    /// (unless `allow_truncated` and its first part decodes); `Internal` for an inference failure or a
+    /// caught panic.
     pub fn classify(&self, image: Vec<u8>, options: ClassifyOptions) -> Result<Classification, TaxaFfiError> {
         guarded(|| Ok(self.inner.classify_bytes(&image, &options.into())?.into()))
     }
 
-    /// Classifies raw pixels (camera frames, bitmaps) with a row stride in bytes.
+    /// Classifies `width`×`height` raw pixels (camera frames, bitmaps) whose
+    /// rows start `row_stride` bytes apart (at least width × 3 for `Rgb8`,
+    /// width × 4 for `Rgba8` and `Bgra8`). `pixels` needs at least
+    /// (height - 1) × row_stride + width × bytes per pixel bytes; more are
+    /// ignored. The pixels must be upright: no rotation is applied.
+    /// Errors: `InvalidArgument` for a size with no pixels, a short stride or
+    /// buffer, or bad options; `Internal` for an inference failure or a
+    /// caught panic.
     pub fn classify_pixels(
         &self,
         width: u32,
@@ -394,6 +461,7 @@ impl Classifier {
         self.build_and_classify_frame(frame, rotation_degrees, smoother, options)
     }
 
+    /// The model's labels, input size and provenance.
     pub fn info(&self) -> ModelInfo {
         let m = self.inner.metadata();
         let [_, _, h, w] = self.inner.input_shape();

@@ -65,21 +65,28 @@ impl std::fmt::Display for Rank {
 /// Higher ranks are optional: a model may know only some of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Taxonomy {
+    /// iNaturalist's `kingdom` category field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kingdom: Option<String>,
+    /// iNaturalist's `phylum` category field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phylum: Option<String>,
+    /// iNaturalist's `class` category field (the taxonomic rank, renamed `class_name` in the bindings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
+    /// iNaturalist's `order` category field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<String>,
+    /// iNaturalist's `family` category field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
+    /// iNaturalist's `genus` category field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub genus: Option<String>,
     /// The species (scientific) name; iNaturalist's categories call it `name`.
     #[serde(alias = "name")]
     pub species: String,
+    /// The vernacular name (iNaturalist 2021's `common_name`; 2019 has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_name: Option<String>,
 }
@@ -123,12 +130,17 @@ pub enum OutputKind {
 /// Where a model came from and how good it was on its validation split.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// The training data, as free text (a name, or the training file's path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
+    /// Epochs trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<u32>,
+    /// Fraction (0–1, not percent) of validation images whose class was not
+    /// the top prediction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_top1_error: Option<f64>,
+    /// Fraction (0–1) of validation images whose class was not among the top 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_top5_error: Option<f64>,
     /// Free-form extras (training mode, seed, tool version…).
@@ -139,12 +151,17 @@ pub struct Provenance {
 /// Everything the device needs besides the graph itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BundleMetadata {
+    /// One label per class, in model output order (`taxa.labels`); never empty.
     pub labels: Vec<String>,
-    /// One entry per label, or `None` when the model has plain labels.
+    /// One entry per label, or `None` when the model has plain labels (`taxa.taxonomy`).
     pub taxonomy: Option<Vec<Taxonomy>>,
+    /// How pixels become the model input (`taxa.preprocess`).
     pub preprocess: PreprocessContract,
+    /// Whether the output is logits or probabilities (`taxa.output`; logits when absent).
     pub output: OutputKind,
+    /// The network's name, e.g. torchvision's `shufflenet_v2_x1_0` (`taxa.architecture`, plain text).
     pub architecture: Option<String>,
+    /// Where the model came from and its validation error (`taxa.provenance`).
     pub provenance: Option<Provenance>,
 }
 
@@ -175,6 +192,8 @@ impl BundleMetadata {
     }
 
     /// The taxonomy of class `index`; a species-only entry when the bundle has none.
+    /// Panics when `index` is not below the number of labels (or of taxonomy
+    /// entries, which [`validate`](Self::validate) keeps equal).
     pub fn taxonomy_of(&self, index: usize) -> Taxonomy {
         match &self.taxonomy {
             Some(taxa) => taxa[index].clone(),

@@ -43,6 +43,14 @@ impl std::fmt::Debug for Classifier {
 
 impl Classifier {
     /// Loads a taxa bundle (an ONNX file carrying taxa metadata).
+    ///
+    /// Errors: [`TaxaError::Io`] (the file cannot be read),
+    /// [`TaxaError::ModelDecode`] (not ONNX), [`TaxaError::BundleMetadata`]
+    /// (a `taxa.*` value missing or invalid), [`TaxaError::Labels`] (a plain
+    /// ONNX file: no labels), [`TaxaError::ModelLoad`] (not one float RGB
+    /// image input, missing external weights, an output that is not
+    /// `[1, classes]`, or tract cannot plan it) and
+    /// [`TaxaError::LabelCountMismatch`].
     pub fn load(model: impl AsRef<Path>) -> Result<Self> {
         Self::load_with_labels(model, None::<&Path>)
     }
@@ -50,6 +58,10 @@ impl Classifier {
     /// Loads a bundle, or a plain ONNX file with a labels file (one label a
     /// line). Labels given here replace the bundle's own, and its taxonomy.
     /// External weights (`model.onnx.data`) are read from the model's folder.
+    ///
+    /// Errors: those of [`load`](Self::load); [`TaxaError::Io`] also for an
+    /// unreadable labels file, and [`TaxaError::Labels`] for one that is not
+    /// UTF-8 or holds no label.
     pub fn load_with_labels(model: impl AsRef<Path>, labels: Option<impl AsRef<Path>>) -> Result<Self> {
         let model_path = model.as_ref();
         let proto = bundle::read_model(model_path)?;
@@ -67,6 +79,10 @@ impl Classifier {
     /// Loads from ONNX bytes, with optional labels (required for a plain ONNX
     /// file). A model whose weights are in an external file is refused with
     /// a message saying how to inline them.
+    ///
+    /// Errors: those of [`load`](Self::load) except [`TaxaError::Io`];
+    /// external weights are [`TaxaError::ModelLoad`]. Empty `labels` are
+    /// [`TaxaError::BundleMetadata`].
     pub fn from_bytes(model: &[u8], labels: Option<Vec<String>>) -> Result<Self> {
         Self::from_model_proto(bundle::decode_model(model)?, labels)
     }
@@ -122,22 +138,37 @@ impl Classifier {
         self
     }
 
+    /// The limits encoded images are decoded under ([`classify_bytes`](Self::classify_bytes),
+    /// [`classify_file`](Self::classify_file), [`decode_for_input`](Self::decode_for_input)):
+    /// [`DecodeLimits::default`] unless set by [`with_decode_limits`](Self::with_decode_limits).
+    /// Raw pixels and camera frames are not decoded, so they are not checked against them.
     pub fn decode_limits(&self) -> &DecodeLimits {
         &self.limits
     }
 
+    /// The bundle's metadata: labels in model output order, taxonomy,
+    /// preprocessing contract, output kind, architecture, provenance. Labels
+    /// given at load replace the bundle's, and its taxonomy is dropped.
     pub fn metadata(&self) -> &BundleMetadata {
         &self.metadata
     }
 
-    /// The model input shape, batch of one.
+    /// The model input shape, batch of one: `[1, 3, H, W]` for an NCHW
+    /// contract, `[1, H, W, 3]` for NHWC. H and W are the contract's input
+    /// size in pixels (the crop, or the stretch size when there is no crop).
     pub fn input_shape(&self) -> [usize; 4] {
         self.input_shape
     }
 
     /// Classifies encoded image bytes (JPEG, PNG, WebP; GIF, BMP, TIFF unless
     /// built without them, see [`crate::decode::SUPPORTED_FORMATS`]).
-    /// Decoding errors are those of [`crate::decode_image`].
+    /// The EXIF orientation is applied; alpha is dropped.
+    ///
+    /// Errors: [`TaxaError::InvalidOptions`] (checked before decoding);
+    /// the decoding errors of [`crate::decode_image`], under
+    /// [`decode_limits`](Self::decode_limits) (with
+    /// [`ClassifyOptions::allow_truncated`], a file cut short is classified
+    /// where the decoder returns the part it has); those of [`infer`](Self::infer).
     pub fn classify_bytes(&self, bytes: &[u8], options: &ClassifyOptions) -> Result<Classification> {
         options.validate()?;
         let decoded = self.decode_for_input(bytes, options.allow_truncated)?;
@@ -154,38 +185,68 @@ impl Classifier {
         decode_image_sized(bytes, &DecodeOptions { limits: self.limits, allow_truncated }, &self.metadata.preprocess)
     }
 
-    /// The model input for an image from [`decode_for_input`](Self::decode_for_input).
+    /// The model input for an image from [`decode_for_input`](Self::decode_for_input):
+    /// shaped, laid out and normalised as [`preprocess`](Self::preprocess)
+    /// gives it (exactly its values when the image was decoded in full).
+    /// Errors: [`TaxaError::InvalidPixelBuffer`] if the resizer refuses the image.
     pub fn preprocess_sized(&self, image: &SizedImage) -> Result<Vec<f32>> {
         image.preprocess(&self.metadata.preprocess)
     }
 
-    /// Classifies an image file.
+    /// Classifies an image file. Errors: [`TaxaError::Io`] naming the path
+    /// when it cannot be read, then those of [`classify_bytes`](Self::classify_bytes).
     pub fn classify_file(&self, path: impl AsRef<Path>, options: &ClassifyOptions) -> Result<Classification> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| TaxaError::Io { path: path.to_path_buf(), source: e })?;
         self.classify_bytes(&bytes, options)
     }
 
-    /// Classifies a raw pixel buffer (camera frame, bitmap).
+    /// Classifies a raw pixel buffer (camera frame, bitmap). The pixels must
+    /// already be upright: no EXIF or rotation is applied (YUV camera frames:
+    /// [`classify_yuv420`](Self::classify_yuv420) takes a rotation). Alpha is
+    /// ignored, not composited. [`DecodeLimits`] do not apply.
+    ///
+    /// Errors: [`TaxaError::InvalidOptions`]; [`TaxaError::InvalidPixelBuffer`]
+    /// for a size with no pixels, a row stride under width × bytes per pixel,
+    /// or fewer than `(height − 1) × row_stride + width × bytes per pixel`
+    /// bytes (extra bytes are ignored); those of [`infer`](Self::infer).
     pub fn classify_pixels(&self, pixels: PixelBuffer<'_>, options: &ClassifyOptions) -> Result<Classification> {
         options.validate()?;
         let input = pixels.with_packed(|packed| self.preprocess(packed))?;
         self.classify_input(input, options)
     }
 
-    /// Classifies an already decoded RGB image.
+    /// Classifies an already decoded RGB image, used as it is (no EXIF
+    /// rotation). [`DecodeLimits`] do not apply.
+    /// Errors: [`TaxaError::InvalidPixelBuffer`] for an image with no pixels,
+    /// [`TaxaError::InvalidOptions`], those of [`infer`](Self::infer).
     pub fn classify_rgb(&self, image: &RgbImage, options: &ClassifyOptions) -> Result<Classification> {
         let pixels = PixelsRef::new(image.width(), image.height(), PixelFormat::Rgb8, image.as_raw())?;
         let input = self.preprocess(pixels)?;
         self.classify_input(input, options)
     }
 
-    /// Applies the bundle's preprocessing contract.
+    /// Applies the bundle's preprocessing contract: resize, crop, normalise.
+    /// Returns the model input as a flat vector of the product of
+    /// [`input_shape`](Self::input_shape) values, in the contract's layout and
+    /// channel order. Pixels are used as given (no rotation; alpha ignored).
+    /// Errors: [`TaxaError::InvalidPixelBuffer`] if the resizer refuses the buffer.
     pub fn preprocess(&self, pixels: PixelsRef<'_>) -> Result<Vec<f32>> {
         self.metadata.preprocess.apply(pixels)
     }
 
     /// Runs the model on one preprocessed input; returns class probabilities.
+    ///
+    /// `input` is what [`preprocess`](Self::preprocess) returns: its length
+    /// must be the product of [`input_shape`](Self::input_shape), in the
+    /// contract's layout. The result holds one probability per label, in
+    /// label order: softmax of the output when the bundle's output is
+    /// [`OutputKind::Logits`], the output as it is when
+    /// [`OutputKind::Probabilities`]. Non-finite values are not checked here
+    /// ([`classify_probabilities`](Self::classify_probabilities) refuses them).
+    ///
+    /// Errors: [`TaxaError::Inference`] for a wrong input length or a failed
+    /// run; [`TaxaError::ModelLoad`] for a panic inside tract, caught.
     pub fn infer(&self, input: Vec<f32>) -> Result<Vec<f32>> {
         let tensor = self.input_tensor(input)?;
         let plan = &self.plan;

@@ -10,16 +10,20 @@ use crate::rollup::{RolledUpTaxon, TaxonTree};
 /// What to return from a classification.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassifyOptions {
-    /// How many predictions to return, best first.
+    /// How many predictions to return at most, best first. At least 1.
+    /// Fewer come back when `min_score`, `allow` or `deny` leave fewer classes.
     pub top_k: usize,
-    /// Predictions scoring below this are dropped.
+    /// Predictions whose probability is below this are dropped. A
+    /// probability in [0, 1]; 0 keeps every class.
     pub min_score: f32,
-    /// When non-empty, only classes whose label or any higher taxon is listed
-    /// (case-insensitive) are considered.
+    /// When non-empty, only classes whose label or any higher taxon name is
+    /// listed are considered. Whole names, ASCII case-insensitive.
     pub allow: Vec<String>,
-    /// Classes whose label or any higher taxon is listed are ignored.
+    /// Classes whose label or any higher taxon name is listed are ignored.
+    /// Whole names, ASCII case-insensitive. Deny wins over allow.
     pub deny: Vec<String>,
-    /// The score a taxon needs for the roll-up to descend into it.
+    /// The summed probability a taxon needs for the roll-up to descend into
+    /// it. In (0, 1]; iNaturalist's app uses 0.8 (the default).
     pub rollup_threshold: f32,
     /// Classify what can be decoded of a file cut short instead of refusing
     /// it with [`TaxaError::ImageTruncated`]; the result is then marked
@@ -41,6 +45,9 @@ impl Default for ClassifyOptions {
 }
 
 impl ClassifyOptions {
+    /// Checks the ranges. Errors: [`TaxaError::InvalidOptions`] when
+    /// `top_k` is 0, `min_score` is outside [0, 1], or `rollup_threshold` is
+    /// outside (0, 1] (NaN fails both). Every classify call runs it.
     pub fn validate(&self) -> Result<()> {
         if self.top_k == 0 {
             return Err(TaxaError::InvalidOptions("top_k must be at least 1".into()));
@@ -61,9 +68,19 @@ impl ClassifyOptions {
 /// One class and its score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prediction {
+    /// The class's index in the model output, which is also its index in
+    /// [`BundleMetadata::labels`].
     pub class_index: usize,
+    /// The class's label, from the bundle or the labels file.
     pub label: String,
+    /// The class's probability in [0, 1] over all classes of the model:
+    /// softmax of the logits, or the model's own output when the bundle says
+    /// [`OutputKind::Probabilities`](crate::bundle::OutputKind::Probabilities).
+    /// Not renormalised after `allow` and `deny`. With a
+    /// [`ScoreSmoother`](crate::ScoreSmoother), the mean over its frames.
     pub score: f32,
+    /// Where the class sits in the tree of life; only `species` (the label)
+    /// when the bundle has no taxonomy.
     pub taxonomy: Taxonomy,
 }
 

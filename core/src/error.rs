@@ -8,9 +8,12 @@ pub type Result<T, E = TaxaError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TaxaError {
+    /// A file (model, labels, image) could not be read, or a bundle could
+    /// not be written; `path` names it.
     #[error("cannot read {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 
+    /// The encoded image has 0 bytes.
     #[error("image is empty (0 bytes)")]
     EmptyImage,
 
@@ -37,27 +40,47 @@ pub enum TaxaError {
     #[error("cannot decode image: {0}")]
     ImageDecode(String),
 
+    /// Raw pixels or a camera frame do not fit their declared size: no
+    /// pixels, a row stride shorter than a row, too few bytes, or a bad YUV
+    /// plane (the message names it). Also a buffer the resizer refuses.
     #[error("invalid pixel buffer: {0}")]
     InvalidPixelBuffer(String),
 
+    /// The model bytes are not an ONNX model: empty, not protobuf, or no graph.
     #[error("model is not a valid ONNX file: {0}")]
     ModelDecode(String),
 
+    /// A valid ONNX file taxa cannot run: not exactly one float32/float16
+    /// RGB image input, external weights missing (or the model given as
+    /// bytes), an output that is not `[1, classes]` floats, or tract failed
+    /// to plan it. Also a panic inside tract, while loading or running.
     #[error("model cannot be prepared for inference: {0}")]
     ModelLoad(String),
 
+    /// A `taxa.*` metadata value (`key`) is missing, not valid JSON for its
+    /// type, of an unsupported format version, or inconsistent (no labels,
+    /// a taxonomy count that differs from the labels, an invalid contract).
     #[error("bundle metadata `{key}` is invalid: {message}")]
     BundleMetadata { key: String, message: String },
 
+    /// A labels file is not UTF-8 or holds no label, or a plain ONNX file
+    /// came without labels.
     #[error("labels: {0}")]
     Labels(String),
 
+    /// The model's output size differs from the number of labels.
     #[error("model outputs {outputs} classes but {labels} labels were given")]
     LabelCountMismatch { outputs: usize, labels: usize },
 
+    /// Running the model failed: an input whose length is not the product
+    /// of the input shape, an error from tract, non-finite scores, or a score
+    /// count that differs from the class count.
     #[error("inference failed: {0}")]
     Inference(String),
 
+    /// A caller's setting is out of range: [`crate::ClassifyOptions::validate`]'s
+    /// cases, a smoothing window of 0, a rotation
+    /// [`Rotation::from_degrees`](crate::Rotation::from_degrees) refuses.
     #[error("invalid options: {0}")]
     InvalidOptions(String),
 

@@ -5,8 +5,12 @@ use crate::error::{Result, TaxaError};
 /// Byte layout of one pixel in a raw buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PixelFormat {
+    /// 3 bytes a pixel: red, green, blue.
     Rgb8,
+    /// 4 bytes a pixel: red, green, blue, alpha. Alpha is dropped, not
+    /// composited onto a background (as Pillow's `convert("RGB")`).
     Rgba8,
+    /// 4 bytes a pixel: blue, green, red, alpha; alpha dropped as for `Rgba8`.
     /// Also what Android's `Bitmap.getPixels` ARGB ints are in little-endian memory.
     Bgra8,
 }
@@ -31,13 +35,20 @@ impl PixelFormat {
 /// A tightly packed pixel buffer (row stride = width × bytes per pixel).
 #[derive(Debug, Clone, Copy)]
 pub struct PixelsRef<'a> {
+    /// Pixels.
     pub width: u32,
+    /// Pixels.
     pub height: u32,
     pub format: PixelFormat,
+    /// Exactly width × height × bytes per pixel bytes, row by row, top first.
     pub data: &'a [u8],
 }
 
 impl<'a> PixelsRef<'a> {
+    /// A view of `width`×`height` packed pixels in `data`. Bytes past
+    /// width × height × bytes per pixel are ignored (the view is cut there).
+    /// Errors: [`TaxaError::InvalidPixelBuffer`] when width or height is 0,
+    /// or `data` is shorter than that.
     pub fn new(width: u32, height: u32, format: PixelFormat, data: &'a [u8]) -> Result<Self> {
         if width == 0 || height == 0 {
             return Err(TaxaError::InvalidPixelBuffer(format!("size {width}×{height} has no pixels")));
@@ -66,15 +77,24 @@ impl<'a> TryFrom<&'a image::RgbImage> for PixelsRef<'a> {
 /// A raw buffer whose rows may be padded (`row_stride` ≥ width × bytes per pixel).
 #[derive(Debug, Clone, Copy)]
 pub struct PixelBuffer<'a> {
+    /// Pixels.
     pub width: u32,
+    /// Pixels.
     pub height: u32,
+    /// Bytes from the start of one row to the start of the next; at least
+    /// width × bytes per pixel.
     pub row_stride: usize,
     pub format: PixelFormat,
+    /// Rows top first. At least `(height − 1) × row_stride + width × bytes
+    /// per pixel` bytes (the last row needs no padding); extra bytes are ignored.
     pub data: &'a [u8],
 }
 
 impl<'a> PixelBuffer<'a> {
     /// Calls `f` with a packed view, copying rows only when they are padded.
+    /// Errors: [`TaxaError::InvalidPixelBuffer`] when width or height is 0,
+    /// the row stride is too small, `data` is too short, or the size overflows;
+    /// otherwise `f`'s.
     pub fn with_packed<T>(&self, f: impl FnOnce(PixelsRef<'_>) -> Result<T>) -> Result<T> {
         let (w, h) = (self.width as usize, self.height as usize);
         if w == 0 || h == 0 {

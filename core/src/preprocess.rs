@@ -12,10 +12,14 @@ use crate::pixels::{PixelFormat, PixelsRef};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum Resize {
-    /// Scale so the shorter side is `size`, keeping the aspect ratio
-    /// (torchvision `Resize(int)`).
-    ShorterSide { size: u32 },
-    /// Scale to exactly `width`×`height`, ignoring the aspect ratio.
+    /// Scale so the shorter side is `size` pixels, keeping the aspect ratio
+    /// (torchvision `Resize(int)`: the longer side becomes
+    /// `int(size × long / short)`).
+    ShorterSide {
+        /// The shorter side after resizing, in pixels.
+        size: u32,
+    },
+    /// Scale to exactly `width`×`height` pixels, ignoring the aspect ratio.
     Stretch { width: u32, height: u32 },
 }
 
@@ -23,20 +27,25 @@ pub enum Resize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum Crop {
-    /// torchvision `CenterCrop((height, width))`.
+    /// torchvision `CenterCrop((height, width))`: a `width`×`height` pixel
+    /// window in the middle of the resized image (offsets rounded half to even).
     Center { width: u32, height: u32 },
     /// Keep the whole resized image.
     None,
 }
 
+/// The resampling filter of the resize (fast_image_resize's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Interpolation {
+    /// Nearest neighbour: each output pixel copies one source pixel. Large
+    /// JPEGs are then decoded in full, not reduced, so the same pixels are picked.
     Nearest,
     /// Antialiased bilinear, as Pillow and torchvision (antialias=True) do it.
     Bilinear,
     /// Pillow's bicubic (Catmull-Rom, a = -0.5).
     Bicubic,
+    /// Lanczos with 3 lobes (Pillow's `LANCZOS`).
     Lanczos3,
 }
 
@@ -87,13 +96,25 @@ pub struct ChannelNormalization {
 /// Values are computed as `(pixel / value_scale - mean) / std`, float32.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreprocessContract {
+    /// How the whole image is scaled first (sizes in pixels).
     pub resize: Resize,
+    /// What is cut from the resized image. Its size (or the stretch size,
+    /// without a crop) is the model input's width and height in pixels.
     pub crop: Crop,
+    /// The resampling filter. Resize and crop are done in one resample of
+    /// the source window the crop covers.
     pub interpolation: Interpolation,
+    /// Per colour, in red, green, blue order whatever `channel_order` is; in
+    /// units of `pixel / value_scale` (the 0–1 scale when `value_scale` is 255).
     pub mean: [f32; 3],
+    /// Per colour, red, green, blue order, same units as `mean`; non-zero.
     pub std: [f32; 3],
+    /// The order of the colour channels in the model input.
     pub channel_order: ChannelOrder,
+    /// The memory layout of the model input (NCHW or NHWC).
     pub layout: Layout,
+    /// What the 8-bit pixel values (0–255) are divided by before the mean
+    /// and std: 255 for torchvision's `ToTensor` scale, 1 to keep 0–255. Positive.
     pub value_scale: f32,
 }
 
@@ -144,6 +165,13 @@ impl PreprocessContract {
         })
     }
 
+    /// Checks the contract can be applied. Refused, with a message: no fixed
+    /// input size (a shorter-side resize without a crop); an input width or
+    /// height of 0 or over 8192 pixels; a resize smaller than the crop (for
+    /// a shorter-side resize, smaller than the crop's longer side); a
+    /// non-finite mean; a non-finite or zero std; a `value_scale` that is not
+    /// finite and positive. Bundle loading reports it as
+    /// [`TaxaError::BundleMetadata`] for `taxa.preprocess`.
     pub fn validate(&self) -> Result<(), String> {
         let (w, h) = self.input_size()?;
         if w == 0 || h == 0 || w > 8192 || h > 8192 {

@@ -12,7 +12,11 @@ use crate::bundle::{Rank, Taxonomy};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaxonScore {
     pub rank: Rank,
+    /// The taxon's name at `rank` (the species name at [`Rank::Species`]).
     pub name: String,
+    /// The sum of the probabilities of every class under this taxon
+    /// (classes excluded by `allow`/`deny` count 0): in [0, 1], up to
+    /// float rounding.
     pub score: f32,
 }
 
@@ -21,8 +25,13 @@ pub struct TaxonScore {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RolledUpTaxon {
     pub rank: Rank,
+    /// The taxon's name at `rank`.
     pub name: String,
+    /// The summed probability of the classes under this taxon, as in
+    /// [`TaxonScore::score`]; at least the roll-up threshold.
     pub score: f32,
+    /// Root first, ending with this taxon; each step is the best-scoring
+    /// child of the one before.
     pub lineage: Vec<TaxonScore>,
 }
 

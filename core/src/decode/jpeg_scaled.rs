@@ -45,7 +45,10 @@ pub struct SizedImage {
     /// The upright size of the photo at full resolution, in pixels.
     pub full_width: u32,
     pub full_height: u32,
-    /// 1 (full decode), 2, 4 or 8: full size / decoded size, per side.
+    /// Full size / decoded size, per side: 1 (full decode) or 4 from
+    /// [`decode_image_sized`] (the classifier's path; [`MIN_REDUCTION`] =
+    /// [`MAX_REDUCTION`] = 4); 2 or 8 only from [`decode_image_reduced_up_to`]
+    /// with another largest reduction.
     pub reduction: u32,
     /// The file was cut short and only part of it was decoded (only with
     /// [`DecodeOptions::allow_truncated`]; truncated files are always decoded in full).
