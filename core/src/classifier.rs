@@ -121,7 +121,7 @@ impl Classifier {
         let input_shape = metadata.preprocess.input_shape().map_err(|m| TaxaError::metadata(bundle::keys::PREPROCESS, m))?;
         // Bundles written by taxa always take float32; a plain file's type was checked with its contract.
         let input_type = model_graph::declared_input(&proto).map(|d| d.element_type).unwrap_or(InputType::Float32);
-        let plan = guard("loading the model", || optimise(&proto, input_shape, input_type, model_dir))?
+        let plan = guard("loading the model", TaxaError::ModelLoad, || optimise(&proto, input_shape, input_type, model_dir))?
             .map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?;
         let outputs = output_classes(&plan)?;
         if outputs != metadata.labels.len() {
@@ -221,6 +221,8 @@ impl Classifier {
     /// Errors: [`TaxaError::InvalidPixelBuffer`] for an image with no pixels,
     /// [`TaxaError::InvalidOptions`], those of [`infer`](Self::infer).
     pub fn classify_rgb(&self, image: &RgbImage, options: &ClassifyOptions) -> Result<Classification> {
+        // Options first, as the other classify calls check them: bad options cost no inference.
+        options.validate()?;
         let pixels = PixelsRef::new(image.width(), image.height(), PixelFormat::Rgb8, image.as_raw())?;
         let input = self.preprocess(pixels)?;
         self.classify_input(input, options)
@@ -245,12 +247,12 @@ impl Classifier {
     /// [`OutputKind::Probabilities`]. Non-finite values are not checked here
     /// ([`classify_probabilities`](Self::classify_probabilities) refuses them).
     ///
-    /// Errors: [`TaxaError::Inference`] for a wrong input length or a failed
-    /// run; [`TaxaError::ModelLoad`] for a panic inside tract, caught.
+    /// Errors: [`TaxaError::Inference`] for a wrong input length, a failed
+    /// run, or a panic inside tract (caught).
     pub fn infer(&self, input: Vec<f32>) -> Result<Vec<f32>> {
         let tensor = self.input_tensor(input)?;
         let plan = &self.plan;
-        let outputs = guard("running the model", || plan.run(tvec![tensor.into_tvalue()]))?
+        let outputs = guard("running the model", TaxaError::Inference, || plan.run(tvec![tensor.into_tvalue()]))?
             .map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
         let output = outputs[0].cast_to::<f32>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
         let view = output.to_plain_array_view::<f32>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
@@ -267,7 +269,7 @@ impl Classifier {
     pub fn profile(&self, input: Vec<f32>, runs: usize) -> Result<Profile> {
         let tensor = self.input_tensor(input)?;
         let plan = &self.plan;
-        guard("profiling the model", || profile_plan(plan, tensor.into_tvalue(), runs.max(1)))?
+        guard("profiling the model", TaxaError::Inference, || profile_plan(plan, tensor.into_tvalue(), runs.max(1)))?
             .map_err(|e| TaxaError::Inference(format!("{e:#}")))
     }
 
@@ -334,11 +336,10 @@ fn output_classes(plan: &Plan) -> Result<usize> {
     Ok(dims.iter().product())
 }
 
-/// Runs tract code, turning a panic on a malformed model into an error so a
+/// Runs tract code, turning a panic on a malformed model into `error` so a
 /// bad file never takes the host app down.
-fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f))
-        .map_err(|panic| TaxaError::ModelLoad(format!("internal error while {what}: {}", panic_message(panic.as_ref()))))
+fn guard<T>(what: &str, error: fn(String) -> TaxaError, f: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| error(format!("internal error while {what}: {}", panic_message(panic.as_ref()))))
 }
 
 /// The text of a caught panic, for error messages at FFI boundaries.
@@ -353,6 +354,13 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_in_tract_becomes_the_stage_error() {
+        let err = guard("running the model", TaxaError::Inference, || -> () { panic!("kernel fault") }).unwrap_err();
+        assert!(matches!(&err, TaxaError::Inference(m) if m.contains("running the model") && m.contains("kernel fault")), "{err}");
+        assert!(matches!(guard("loading the model", TaxaError::ModelLoad, || -> () { panic!("bad graph") }), Err(TaxaError::ModelLoad(_))));
+    }
 
     #[test]
     fn classifier_is_send_and_sync() {
