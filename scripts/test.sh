@@ -28,8 +28,8 @@ cargo test --release --locked --workspace "$@"
 # its cross toolchains and qemu): core's tests on arm64 under qemu, x86-64
 # against arm64 scores on exported architectures and real photos, and the
 # static libraries in the `mobile` profile for Android (aarch64) and iOS
-# (without Xcode). Each is a cold tract build for its target, 7–10 minutes
-# on 2 idle cores.
+# (without Xcode). Each is a cold tract build for its target, about 6–7
+# minutes on 2 cores.
 if [ "${TAXA_SKIP_CROSS:-0}" != 1 ]; then
     scripts/cross.sh arm64-test
     scripts/cross.sh arm64-parity
