@@ -158,7 +158,7 @@ size() {
 }
 
 # Each opt-level's library and the device_path example (bindings/examples),
-# then the examples timed on the same models and photo, interleaved, three
+# then the examples timed on the same models and photo, interleaved, two
 # rounds; the table is each level's median against opt-level 3's.
 size_speed() {
     setup
