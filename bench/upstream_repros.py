@@ -103,6 +103,19 @@ def maxpool():
     return g.model(111, 64)
 
 
+def concat_conv():
+    """SqueezeNet's classifier: a Fire module's two expand branches
+    concatenated, then Conv 512→1000 1×1 + Relu (tract splits the product
+    over the concat: `concat-einsum`)."""
+    g = Graph(seed=1000)
+    x = g.conv("lead", "image", 3, 64, 1)
+    e1 = g.op("Relu", "expand1x1_relu", [g.conv("expand1x1", x, 64, 256, 1)])
+    e3 = g.op("Relu", "expand3x3_relu", [g.conv("expand3x3", x, 64, 256, 3, pad=1)])
+    cat = g.op("Concat", "fire_concat", [e1, e3], axis=1)
+    g.op("Relu", "final_relu", [g.conv("final_conv", cat, 512, 1000, 1)])
+    return g.model(13, 1000)
+
+
 # (file stem, builder, input size, key ONNX nodes, key shapes, the BENCHMARKS.md row it reproduces)
 PATTERNS = [
     ("stem_conv_3to32_s2_224", lambda: stem(32), 224, ["stem_conv"],
@@ -115,6 +128,8 @@ PATTERNS = [
      "Conv group 96, 3×3/2, pads 1: [1,96,112,112] → [1,96,56,56]", "Lite0 `Conv_7` depthwise, 4.2×"),
     ("maxpool_3x3_s2_ceil_64_111", maxpool, 111, ["maxpool"],
      "MaxPool 3×3/2, ceil_mode 1: [1,64,111,111] → [1,64,55,55]", "SqueezeNet `MaxPool_2` (no per-node ratio; with its 2 other pools 2.05–2.11 ms in tract)"),
+    ("concat_conv_512to1000_relu_13", concat_conv, 13, ["final_conv", "final_relu"],
+     "Concat of two [1,256,13,13] branches, then Conv 512→1000, 1×1 + Relu: → [1,1000,13,13]", "SqueezeNet `Conv_61` + Relu, 1.8×"),
 ]
 
 
@@ -146,10 +161,12 @@ def main():
     ap = bench_parser(runs=30)
     ap.add_argument("--rounds", type=int, default=3, help="alternations of tract and onnxruntime per file")
     ap.add_argument("--out", default="target/upstream-repros", help="folder for the ONNX and labels files")
+    ap.add_argument("--only", help="comma list of file stems to time (default: all)")
     args = ap.parse_args()
+    patterns = [p for p in PATTERNS if not args.only or p[0] in args.only.split(",")]
     os.makedirs(args.out, exist_ok=True)
     files = []
-    for stem_name, build, size, keys, shapes, source in PATTERNS:
+    for stem_name, build, size, keys, shapes, source in patterns:
         path = os.path.join(args.out, stem_name + ".onnx")
         model = build()
         onnx.save(model, path)
@@ -160,7 +177,7 @@ def main():
         files.append((path, labels))
 
     results = []
-    for (path, labels), (stem_name, _, size, keys, shapes, source) in zip(files, PATTERNS):
+    for (path, labels), (stem_name, _, size, keys, shapes, source) in zip(files, patterns):
         tract_ms, ort_ms, tract_total, ort_total = [], [], [], []
         for _ in range(args.rounds):
             profile = tract_nodes(args.taxa, path, args.runs, labels=labels, rewrites="off")
