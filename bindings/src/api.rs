@@ -242,13 +242,14 @@ pub struct Taxon {
 
 impl From<taxa_core::Taxonomy> for Taxon {
     fn from(t: taxa_core::Taxonomy) -> Self {
+        let r = t.ranks;
         Taxon {
-            kingdom: t.kingdom,
-            phylum: t.phylum,
-            class_name: t.class,
-            order: t.order,
-            family: t.family,
-            genus: t.genus,
+            kingdom: r.kingdom,
+            phylum: r.phylum,
+            class_name: r.class,
+            order: r.order,
+            family: r.family,
+            genus: r.genus,
             species: t.species,
             common_name: t.common_name,
         }
@@ -419,15 +420,9 @@ impl Classifier {
     #[allow(clippy::too_many_arguments)]
     pub fn classify_yuv420(
         &self,
-        width: u32,
-        height: u32,
-        y: YuvPlane,
-        u: YuvPlane,
-        v: YuvPlane,
-        range: YuvRange,
-        rotation_degrees: i32,
-        smoother: Option<Arc<ScoreSmoother>>,
-        options: ClassifyOptions,
+        width: u32, height: u32,
+        y: YuvPlane, u: YuvPlane, v: YuvPlane, range: YuvRange,
+        rotation_degrees: i32, smoother: Option<Arc<ScoreSmoother>>, options: ClassifyOptions,
     ) -> Result<Classification, TaxaFfiError> {
         let frame = || taxa_core::Yuv420Frame::new(width, height, y.as_core(), u.as_core(), v.as_core(), range.into());
         self.build_and_classify_frame(frame, rotation_degrees, smoother, options)
@@ -441,17 +436,9 @@ impl Classifier {
     #[allow(clippy::too_many_arguments)]
     pub fn classify_bi_planar(
         &self,
-        width: u32,
-        height: u32,
-        y: Vec<u8>,
-        y_row_stride: u32,
-        chroma: Vec<u8>,
-        chroma_row_stride: u32,
-        order: ChromaOrder,
-        range: YuvRange,
-        rotation_degrees: i32,
-        smoother: Option<Arc<ScoreSmoother>>,
-        options: ClassifyOptions,
+        width: u32, height: u32,
+        y: Vec<u8>, y_row_stride: u32, chroma: Vec<u8>, chroma_row_stride: u32, order: ChromaOrder, range: YuvRange,
+        rotation_degrees: i32, smoother: Option<Arc<ScoreSmoother>>, options: ClassifyOptions,
     ) -> Result<Classification, TaxaFfiError> {
         let (ys, cs) = (y_row_stride as usize, chroma_row_stride as usize);
         let frame = || match order {

@@ -354,11 +354,8 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadBytes<'local>(
 
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassify<'local>(
-    mut unowned_env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-    image: JByteArray<'local>,
-    options: JObject<'local>,
+    mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
+    image: JByteArray<'local>, options: JObject<'local>,
 ) -> JObject<'local> {
     classify_call(&mut unowned_env, handle, &options, |env, classifier, options| {
         if image.is_null() {
@@ -370,13 +367,8 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassify<'local>(
 
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
-    mut unowned_env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-    argb: JIntArray<'local>,
-    width: jint,
-    height: jint,
-    options: JObject<'local>,
+    mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
+    argb: JIntArray<'local>, width: jint, height: jint, options: JObject<'local>,
 ) -> JObject<'local> {
     classify_call(&mut unowned_env, handle, &options, |env, classifier, options| {
         if argb.is_null() {
@@ -396,30 +388,12 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyYuv<'local>(
-    mut unowned_env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-    width: jint,
-    height: jint,
-    y: JByteBuffer<'local>,
-    y_offset: jint,
-    y_length: jint,
-    y_row_stride: jint,
-    y_pixel_stride: jint,
-    u: JByteBuffer<'local>,
-    u_offset: jint,
-    u_length: jint,
-    u_row_stride: jint,
-    u_pixel_stride: jint,
-    v: JByteBuffer<'local>,
-    v_offset: jint,
-    v_length: jint,
-    v_row_stride: jint,
-    v_pixel_stride: jint,
-    video_range: jboolean,
-    rotation_degrees: jint,
-    smoother_handle: jlong,
-    options: JObject<'local>,
+    mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
+    width: jint, height: jint,
+    y: JByteBuffer<'local>, y_offset: jint, y_length: jint, y_row_stride: jint, y_pixel_stride: jint,
+    u: JByteBuffer<'local>, u_offset: jint, u_length: jint, u_row_stride: jint, u_pixel_stride: jint,
+    v: JByteBuffer<'local>, v_offset: jint, v_length: jint, v_row_stride: jint, v_pixel_stride: jint,
+    video_range: jboolean, rotation_degrees: jint, smoother_handle: jlong, options: JObject<'local>,
 ) -> JObject<'local> {
     classify_call(&mut unowned_env, handle, &options, |env, classifier, options| {
         let non_negative = |v: jint, what: &str| {

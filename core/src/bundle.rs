@@ -61,10 +61,11 @@ impl std::fmt::Display for Rank {
     }
 }
 
-/// Where one class sits in the tree of life (iNaturalist 2019 category fields).
-/// Higher ranks are optional: a model may know only some of them.
+/// The ranks above species (iNaturalist 2019 category fields), each optional:
+/// a model may know only some of them. Shared by [`Taxonomy`] and the
+/// trainer's iNaturalist records, so the field names cannot drift.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Taxonomy {
+pub struct HigherRanks {
     /// iNaturalist's `kingdom` category field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kingdom: Option<String>,
@@ -83,6 +84,37 @@ pub struct Taxonomy {
     /// iNaturalist's `genus` category field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub genus: Option<String>,
+}
+
+impl HigherRanks {
+    /// All six known: kingdom, phylum, class, order, family, genus.
+    pub fn known(names: [impl Into<String>; 6]) -> Self {
+        let [kingdom, phylum, class, order, family, genus] = names.map(|n| Some(n.into()));
+        HigherRanks { kingdom, phylum, class, order, family, genus }
+    }
+
+    /// The name at `rank`; `None` for [`Rank::Species`] and unknown ranks.
+    pub fn name_at(&self, rank: Rank) -> Option<&str> {
+        match rank {
+            Rank::Kingdom => self.kingdom.as_deref(),
+            Rank::Phylum => self.phylum.as_deref(),
+            Rank::Class => self.class.as_deref(),
+            Rank::Order => self.order.as_deref(),
+            Rank::Family => self.family.as_deref(),
+            Rank::Genus => self.genus.as_deref(),
+            Rank::Species => None,
+        }
+    }
+}
+
+/// Where one class sits in the tree of life (iNaturalist 2019 category
+/// fields). In JSON the higher ranks sit beside `species`, as in iNaturalist's
+/// categories.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Taxonomy {
+    /// Kingdom to genus, each optional.
+    #[serde(flatten)]
+    pub ranks: HigherRanks,
     /// The species (scientific) name; iNaturalist's categories call it `name`.
     #[serde(alias = "name")]
     pub species: String,
@@ -100,13 +132,8 @@ impl Taxonomy {
     /// The name at `rank`, if known.
     pub fn name_at(&self, rank: Rank) -> Option<&str> {
         match rank {
-            Rank::Kingdom => self.kingdom.as_deref(),
-            Rank::Phylum => self.phylum.as_deref(),
-            Rank::Class => self.class.as_deref(),
-            Rank::Order => self.order.as_deref(),
-            Rank::Family => self.family.as_deref(),
-            Rank::Genus => self.genus.as_deref(),
             Rank::Species => Some(&self.species),
+            higher => self.ranks.name_at(higher),
         }
     }
 
@@ -356,13 +383,12 @@ mod tests {
             labels: vec!["Rana temporaria".into(), "Rana arvalis".into()],
             taxonomy: Some(vec![
                 Taxonomy {
-                    kingdom: Some("Animalia".into()),
-                    genus: Some("Rana".into()),
+                    ranks: HigherRanks { kingdom: Some("Animalia".into()), genus: Some("Rana".into()), ..Default::default() },
                     species: "Rana temporaria".into(),
                     common_name: Some("Common frog".into()),
                     ..Default::default()
                 },
-                Taxonomy { genus: Some("Rana".into()), species: "Rana arvalis".into(), ..Default::default() },
+                Taxonomy { ranks: HigherRanks { genus: Some("Rana".into()), ..Default::default() }, species: "Rana arvalis".into(), ..Default::default() },
             ]),
             preprocess,
             output: OutputKind::Probabilities,

@@ -176,9 +176,9 @@ mod tests {
     fn metadata() -> BundleMetadata {
         let mut m = BundleMetadata::with_labels(vec!["Rana temporaria".into(), "Rana arvalis".into(), "Bufo bufo".into()]);
         m.taxonomy = Some(vec![
-            Taxonomy { genus: Some("Rana".into()), species: "Rana temporaria".into(), ..Default::default() },
-            Taxonomy { genus: Some("Rana".into()), species: "Rana arvalis".into(), ..Default::default() },
-            Taxonomy { genus: Some("Bufo".into()), species: "Bufo bufo".into(), ..Default::default() },
+            Taxonomy { ranks: crate::HigherRanks { genus: Some("Rana".into()), ..Default::default() }, species: "Rana temporaria".into(), ..Default::default() },
+            Taxonomy { ranks: crate::HigherRanks { genus: Some("Rana".into()), ..Default::default() }, species: "Rana arvalis".into(), ..Default::default() },
+            Taxonomy { ranks: crate::HigherRanks { genus: Some("Bufo".into()), ..Default::default() }, species: "Bufo bufo".into(), ..Default::default() },
         ]);
         m
     }

@@ -33,7 +33,7 @@ pub mod rollup;
 pub mod smoothing;
 
 pub use camera::{Rotation, Yuv420Frame, YuvPlane, YuvRange};
-pub use bundle::{BundleMetadata, OutputKind, Provenance, Rank, Taxonomy};
+pub use bundle::{BundleMetadata, HigherRanks, OutputKind, Provenance, Rank, Taxonomy};
 pub use classifier::Classifier;
 pub use classify::{Classification, ClassifyOptions, Prediction};
 pub use decode::{DecodeLimits, DecodeOptions, DecodedImage, SizedImage, decode_image, decode_image_file, decode_image_sized, decode_image_with};

@@ -108,18 +108,11 @@ impl TaxonTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bundle::HigherRanks;
 
     fn frog(genus: &str, species: &str) -> Taxonomy {
-        Taxonomy {
-            kingdom: Some("Animalia".into()),
-            phylum: Some("Chordata".into()),
-            class: Some("Amphibia".into()),
-            order: Some("Anura".into()),
-            family: Some(if genus == "Bufo" { "Bufonidae" } else { "Ranidae" }.into()),
-            genus: Some(genus.into()),
-            species: species.into(),
-            common_name: None,
-        }
+        let family = if genus == "Bufo" { "Bufonidae" } else { "Ranidae" };
+        Taxonomy { ranks: HigherRanks::known(["Animalia", "Chordata", "Amphibia", "Anura", family, genus]), species: species.into(), common_name: None }
     }
 
     fn taxa() -> Vec<Taxonomy> {
@@ -161,9 +154,9 @@ mod tests {
     #[test]
     fn same_genus_name_in_two_families_stays_apart() {
         let mut a = frog("Rana", "x");
-        a.family = Some("F1".into());
+        a.ranks.family = Some("F1".into());
         let mut b = frog("Rana", "y");
-        b.family = Some("F2".into());
+        b.ranks.family = Some("F2".into());
         let tree = TaxonTree::new(&[a, b]);
         let rolled = tree.roll_up(&[0.5, 0.5], 0.8).unwrap();
         assert_eq!(rolled.rank, Rank::Order);

@@ -10,7 +10,7 @@ use image::{DynamicImage, ImageFormat};
 use taxa_core::bundle::{self, keys};
 use taxa_core::preprocess::{Crop, Interpolation, Resize};
 use taxa_core::{
-    BundleMetadata, Classifier, ClassifyOptions, DecodeLimits, PixelBuffer, PixelFormat, PreprocessContract, Rank,
+    BundleMetadata, Classifier, HigherRanks, ClassifyOptions, DecodeLimits, PixelBuffer, PixelFormat, PreprocessContract, Rank,
     TaxaError, Taxonomy,
 };
 
@@ -271,12 +271,7 @@ fn tied_species_roll_up_to_their_genus() {
     let mut metadata = BundleMetadata::with_labels(vec!["Rana temporaria".into(), "Rana arvalis".into(), "Bufo bufo".into()]);
     metadata.preprocess = contract.clone();
     let frog = |genus: &str, family: &str, species: &str| Taxonomy {
-        kingdom: Some("Animalia".into()),
-        phylum: Some("Chordata".into()),
-        class: Some("Amphibia".into()),
-        order: Some("Anura".into()),
-        family: Some(family.into()),
-        genus: Some(genus.into()),
+        ranks: HigherRanks::known(["Animalia", "Chordata", "Amphibia", "Anura", family, genus]),
         species: species.into(),
         common_name: None,
     };

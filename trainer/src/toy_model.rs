@@ -7,7 +7,7 @@ use image::{Rgb, RgbImage};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_int};
 use taxa_core::onnx_pb::ModelProto;
-use taxa_core::{BundleMetadata, OutputKind, PixelsRef, PreprocessContract, Provenance, Taxonomy};
+use taxa_core::{BundleMetadata, HigherRanks, OutputKind, PixelsRef, PreprocessContract, Provenance, Taxonomy};
 
 pub struct DemoSpecies {
     pub taxonomy: Taxonomy,
@@ -15,18 +15,8 @@ pub struct DemoSpecies {
 }
 
 fn species(lineage: [&str; 6], name: &str, common: &str, colour: [u8; 3]) -> DemoSpecies {
-    let [kingdom, phylum, class, order, family, genus] = lineage.map(|s| Some(s.to_string()));
     DemoSpecies {
-        taxonomy: Taxonomy {
-            kingdom,
-            phylum,
-            class,
-            order,
-            family,
-            genus,
-            species: name.to_string(),
-            common_name: Some(common.to_string()),
-        },
+        taxonomy: Taxonomy { ranks: HigherRanks::known(lineage), species: name.to_string(), common_name: Some(common.to_string()) },
         colour,
     }
 }

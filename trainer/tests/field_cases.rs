@@ -433,19 +433,14 @@ fn run_into_pipe_closed_after_one_line(args: &[String]) -> (ExitStatus, Vec<u8>,
 
 /// A bundle with many labels, so `inspect` prints far more than a pipe holds.
 fn many_label_bundle(path: &Path, classes: usize) {
-    use taxa_core::{BundleMetadata, OutputKind, PreprocessContract, Taxonomy};
+    use taxa_core::{BundleMetadata, HigherRanks, OutputKind, PreprocessContract, Taxonomy};
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let net = taxa_trainer::models::Network::new(&vs.root(), taxa_trainer::models::spec_for("shufflenet_v2_x0_5", classes as i64).unwrap());
     let contract = PreprocessContract::imagenet_sized(32);
     let model = taxa_trainer::export::export_onnx(&net, &contract, Default::default()).unwrap();
     let taxonomy: Vec<Taxonomy> = (0..classes)
         .map(|i| Taxonomy {
-            kingdom: Some("Animalia".into()),
-            phylum: Some("Chordata".into()),
-            class: Some("Amphibia".into()),
-            order: Some("Anura".into()),
-            family: Some(format!("Familia{i}idae")),
-            genus: Some(format!("Genus{i}")),
+            ranks: HigherRanks::known(["Animalia".into(), "Chordata".into(), "Amphibia".into(), "Anura".into(), format!("Familia{i}idae"), format!("Genus{i}")]),
             species: format!("Genus{i} species{i}"),
             common_name: Some(format!("Frog number {i}")),
         })

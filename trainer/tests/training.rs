@@ -72,7 +72,7 @@ fn each_mode_trains_and_writes_metrics_plots_and_bundles() {
     let classifier = taxa_core::Classifier::load(&scratch.final_bundle).unwrap();
     let meta = classifier.metadata();
     assert_eq!(meta.labels.len(), 6);
-    assert!(meta.taxonomy.as_ref().unwrap().iter().all(|t| t.genus.is_some() && t.kingdom.is_some()));
+    assert!(meta.taxonomy.as_ref().unwrap().iter().all(|t| t.ranks.genus.is_some() && t.ranks.kingdom.is_some()));
     assert_eq!(meta.provenance.as_ref().unwrap().epochs, Some(2));
     taxa_core::Classifier::load(&scratch.best_bundle).unwrap();
 

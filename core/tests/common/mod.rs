@@ -6,7 +6,7 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageEncoder, ImageFormat, RgbImage};
 use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_int};
 use taxa_core::onnx_pb::ModelProto;
-use taxa_core::{BundleMetadata, PreprocessContract, Taxonomy};
+use taxa_core::{BundleMetadata, HigherRanks, PreprocessContract, Taxonomy};
 
 /// Colours of the test "species", in RGB.
 pub const COLOURS: [(&str, [u8; 3]); 4] =
@@ -69,8 +69,7 @@ pub fn colour_metadata(contract: PreprocessContract) -> BundleMetadata {
         COLOURS
             .iter()
             .map(|(name, _)| Taxonomy {
-                kingdom: Some("Colores".into()),
-                genus: Some(if *name == "yellow" { "Flavus" } else { "Primarius" }.into()),
+                ranks: HigherRanks { kingdom: Some("Colores".into()), genus: Some(if *name == "yellow" { "Flavus" } else { "Primarius" }.into()), ..Default::default() },
                 species: name.to_string(),
                 ..Default::default()
             })

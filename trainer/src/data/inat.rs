@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
-use taxa_core::Taxonomy;
+use taxa_core::{HigherRanks, Taxonomy};
 
 use super::inat_records::{InatCategory, InatFile, read_json};
 use super::{ClassInfo, DataError, RawDataset, Sample};
@@ -50,25 +50,24 @@ fn supercategory_ranks(name: &str) -> Option<(&'static str, Option<&'static str>
 impl InatCategory {
     fn taxonomy(&self) -> Taxonomy {
         let known = |v: &Option<String>| v.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_string);
-        let mut t = Taxonomy {
-            kingdom: known(&self.kingdom),
-            phylum: known(&self.phylum),
-            class: known(&self.class),
-            order: known(&self.order),
-            family: known(&self.family),
-            genus: known(&self.genus),
-            species: self.name.clone(),
-            common_name: known(&self.common_name),
+        let r = &self.ranks;
+        let mut ranks = HigherRanks {
+            kingdom: known(&r.kingdom),
+            phylum: known(&r.phylum),
+            class: known(&r.class),
+            order: known(&r.order),
+            family: known(&r.family),
+            genus: known(&r.genus),
         };
         // 2017 names only a supercategory; it is the one higher rank it has.
-        if t.kingdom.is_none() && t.phylum.is_none() && t.class.is_none() {
+        if ranks.kingdom.is_none() && ranks.phylum.is_none() && ranks.class.is_none() {
             if let Some((kingdom, phylum, class)) = self.supercategory.as_deref().and_then(supercategory_ranks) {
-                t.kingdom = Some(kingdom.into());
-                t.phylum = phylum.map(Into::into);
-                t.class = class.map(Into::into);
+                ranks.kingdom = Some(kingdom.into());
+                ranks.phylum = phylum.map(Into::into);
+                ranks.class = class.map(Into::into);
             }
         }
-        t
+        Taxonomy { ranks, species: self.name.clone(), common_name: known(&self.common_name) }
     }
 }
 
@@ -152,7 +151,7 @@ mod tests {
                 "annotations": [{{"image_id": 1, "category_id": 3}}, {{"image_id": 2, "category_id": 7}}], {CATS}}}"#));
         let raw = load_inat(dir.path(), &train, None, None).unwrap();
         assert_eq!(raw.classes[0].label, "Rana a", "sorted by category id");
-        assert_eq!(raw.classes[1].taxonomy.genus.as_deref(), Some("Rana"));
+        assert_eq!(raw.classes[1].taxonomy.ranks.genus.as_deref(), Some("Rana"));
         assert_eq!(raw.train[0], Sample { path: dir.path().join("a/1.jpg"), class: 0 });
         assert_eq!(raw.train[1].class, 1);
     }
@@ -171,7 +170,7 @@ mod tests {
         let raw = load_inat(dir.path(), &train, None, None).unwrap();
         assert_eq!(raw.train.len(), 2);
         let t = &raw.classes[0].taxonomy;
-        assert_eq!((t.common_name.as_deref(), t.class.as_deref(), t.species.as_str()), (Some("Common Frog"), Some("Amphibia"), "Rana temporaria"));
+        assert_eq!((t.common_name.as_deref(), t.ranks.class.as_deref(), t.species.as_str()), (Some("Common Frog"), Some("Amphibia"), "Rana temporaria"));
     }
 
     #[test]
@@ -183,9 +182,9 @@ mod tests {
                            {"id": 2, "name": "Something", "supercategory": "Birds"}]}"#);
         let raw = load_inat(dir.path(), &train, None, None).unwrap();
         let t = &raw.classes[0].taxonomy;
-        assert_eq!((t.kingdom.as_deref(), t.phylum.as_deref(), t.class.as_deref()), (Some("Animalia"), Some("Chordata"), Some("Aves")));
-        assert_eq!(raw.classes[1].taxonomy.kingdom.as_deref(), Some("Plantae"));
-        assert_eq!(raw.classes[1].taxonomy.class, None);
+        assert_eq!((t.ranks.kingdom.as_deref(), t.ranks.phylum.as_deref(), t.ranks.class.as_deref()), (Some("Animalia"), Some("Chordata"), Some("Aves")));
+        assert_eq!(raw.classes[1].taxonomy.ranks.kingdom.as_deref(), Some("Plantae"));
+        assert_eq!(raw.classes[1].taxonomy.ranks.class, None);
         assert_eq!(raw.classes[2].taxonomy, Taxonomy::species_only("Something"), "an English group name is not a rank");
     }
 
@@ -200,7 +199,7 @@ mod tests {
         assert_eq!(obfuscated.classes[0].label, "5", "a numeric name is read as text");
         let raw = load_inat(dir.path(), &train, None, Some(&cats)).unwrap();
         assert_eq!(raw.classes[0].label, "Bellis perennis");
-        assert_eq!(raw.classes[0].taxonomy.family.as_deref(), Some("Asteraceae"));
+        assert_eq!(raw.classes[0].taxonomy.ranks.family.as_deref(), Some("Asteraceae"));
         let other = write(dir.path(), "other.json", r#"[{"id": 6, "name": "Bellis perennis"}]"#);
         let err = load_inat(dir.path(), &train, None, Some(&other)).unwrap_err().to_string();
         assert!(err.contains("other.json") && err.contains("no category with id 5"), "{err}");

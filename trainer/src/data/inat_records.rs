@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
+use taxa_core::HigherRanks;
 
 use super::DataError;
 
@@ -50,18 +51,9 @@ pub struct InatCategory {
     /// A string in every year; obfuscated lists may hold numbers.
     #[serde(deserialize_with = "string_or_number")]
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kingdom: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phylum: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub genus: Option<String>,
+    /// `kingdom` … `genus`: 2018, 2019, 2021.
+    #[serde(flatten)]
+    pub ranks: HigherRanks,
     /// 2021.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_name: Option<String>,
@@ -112,7 +104,7 @@ mod tests {
             info: None,
             images: vec![InatImage { id: 1, file_name: "a/1.jpg".into(), width: Some(32), height: Some(32) }],
             annotations: Some(vec![InatAnnotation { id: Some(1), image_id: 1, category_id: 0 }]),
-            categories: vec![InatCategory { id: 0, name: "Rana temporaria".into(), genus: Some("Rana".into()), ..Default::default() }],
+            categories: vec![InatCategory { id: 0, name: "Rana temporaria".into(), ranks: HigherRanks { genus: Some("Rana".into()), ..Default::default() }, ..Default::default() }],
         };
         let text = serde_json::to_string(&file).unwrap();
         assert!(!text.contains("null") && !text.contains("kingdom"), "{text}");

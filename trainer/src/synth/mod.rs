@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use taxa_core::HigherRanks;
+
 use crate::data::{InatAnnotation, InatCategory, InatFile, InatImage};
 
 mod counts;
@@ -64,8 +66,7 @@ pub fn write_dataset(out: &Path, options: &SynthOptions, progress: bool) -> anyh
         .iter()
         .enumerate()
         .map(|(id, s)| {
-            let rank = |r: usize| Some(s.lineage[r].clone());
-            InatCategory { id: id as i64, name: s.name.clone(), kingdom: rank(0), phylum: rank(1), class: rank(2), order: rank(3), family: rank(4), genus: rank(5), ..Default::default() }
+            InatCategory { id: id as i64, name: s.name.clone(), ranks: HigherRanks::known(s.lineage.clone()), ..Default::default() }
         })
         .collect();
     let info = serde_json::json!({"description": "taxa synth", "seed": options.seed});
