@@ -353,6 +353,7 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadBytes<'local>(
 }
 
 #[unsafe(no_mangle)]
+#[rustfmt::skip] // JNI parameters grouped: env, class and handle; then the image
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassify<'local>(
     mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
     image: JByteArray<'local>, options: JObject<'local>,
@@ -366,6 +367,7 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassify<'local>(
 }
 
 #[unsafe(no_mangle)]
+#[rustfmt::skip] // JNI parameters grouped: env, class and handle; then the image
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
     mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
     argb: JIntArray<'local>, width: jint, height: jint, options: JObject<'local>,
@@ -387,6 +389,7 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
 
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
+#[rustfmt::skip] // JNI parameters grouped: env, class and handle; then the image
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyYuv<'local>(
     mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
     width: jint, height: jint,

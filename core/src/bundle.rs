@@ -87,13 +87,15 @@ pub struct HigherRanks {
 }
 
 impl HigherRanks {
-    /// All six known: kingdom, phylum, class, order, family, genus.
-    pub fn known(names: [impl Into<String>; 6]) -> Self {
+    /// All six ranks known, root first: kingdom, phylum, class, order,
+    /// family, genus. Names are kept as given.
+    pub fn from_lineage(names: [impl Into<String>; 6]) -> Self {
         let [kingdom, phylum, class, order, family, genus] = names.map(|n| Some(n.into()));
         HigherRanks { kingdom, phylum, class, order, family, genus }
     }
 
-    /// The name at `rank`; `None` for [`Rank::Species`] and unknown ranks.
+    /// The name at `rank`; `None` for [`Rank::Species`] and for ranks whose
+    /// name is not known.
     pub fn name_at(&self, rank: Rank) -> Option<&str> {
         match rank {
             Rank::Kingdom => self.kingdom.as_deref(),
@@ -108,11 +110,12 @@ impl HigherRanks {
 }
 
 /// Where one class sits in the tree of life (iNaturalist 2019 category
-/// fields). In JSON the higher ranks sit beside `species`, as in iNaturalist's
-/// categories.
+/// fields). In JSON it is one flat object, as an iNaturalist category is:
+/// `kingdom` … `genus` beside `species` (read also as iNaturalist's `name`)
+/// and `common_name`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Taxonomy {
-    /// Kingdom to genus, each optional.
+    /// Kingdom to genus, each optional; flattened, so JSON has no `ranks` key.
     #[serde(flatten)]
     pub ranks: HigherRanks,
     /// The species (scientific) name; iNaturalist's categories call it `name`.
@@ -386,7 +389,6 @@ mod tests {
                     ranks: HigherRanks { kingdom: Some("Animalia".into()), genus: Some("Rana".into()), ..Default::default() },
                     species: "Rana temporaria".into(),
                     common_name: Some("Common frog".into()),
-                    ..Default::default()
                 },
                 Taxonomy { ranks: HigherRanks { genus: Some("Rana".into()), ..Default::default() }, species: "Rana arvalis".into(), ..Default::default() },
             ]),
@@ -406,6 +408,26 @@ mod tests {
         let decoded = decode_model(&bytes).unwrap();
         assert_eq!(BundleMetadata::from_model_proto(&decoded).unwrap(), Some(metadata));
         assert!(decoded.metadata_props.iter().any(|e| e.key == "author"), "foreign keys are kept");
+    }
+
+    #[test]
+    fn taxonomy_json_is_one_flat_object_in_rank_order() {
+        let frog = Taxonomy {
+            ranks: HigherRanks::from_lineage(["Animalia", "Chordata", "Amphibia", "Anura", "Ranidae", "Rana"]),
+            species: "Rana temporaria".into(),
+            common_name: Some("Common frog".into()),
+        };
+        let text = serde_json::to_string(&frog).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kingdom":"Animalia","phylum":"Chordata","class":"Amphibia","order":"Anura","family":"Ranidae","genus":"Rana","species":"Rana temporaria","common_name":"Common frog"}"#
+        );
+        assert_eq!(serde_json::from_str::<Taxonomy>(&text).unwrap(), frog);
+        // An iNaturalist category: `name` for the species, unknown ranks left out, extra keys ignored.
+        let category: Taxonomy = serde_json::from_str(r#"{"id": 7, "name": "Rana arvalis", "genus": "Rana"}"#).unwrap();
+        assert_eq!(category.species, "Rana arvalis");
+        assert_eq!(category.ranks, HigherRanks { genus: Some("Rana".into()), ..Default::default() });
+        assert_eq!(serde_json::to_string(&category).unwrap(), r#"{"genus":"Rana","species":"Rana arvalis"}"#);
     }
 
     #[test]

@@ -112,7 +112,7 @@ mod tests {
 
     fn frog(genus: &str, species: &str) -> Taxonomy {
         let family = if genus == "Bufo" { "Bufonidae" } else { "Ranidae" };
-        Taxonomy { ranks: HigherRanks::known(["Animalia", "Chordata", "Amphibia", "Anura", family, genus]), species: species.into(), common_name: None }
+        Taxonomy { ranks: HigherRanks::from_lineage(["Animalia", "Chordata", "Amphibia", "Anura", family, genus]), species: species.into(), common_name: None }
     }
 
     fn taxa() -> Vec<Taxonomy> {

@@ -10,7 +10,7 @@ use image::{DynamicImage, ImageFormat};
 use taxa_core::bundle::{self, keys};
 use taxa_core::preprocess::{Crop, Interpolation, Resize};
 use taxa_core::{
-    BundleMetadata, Classifier, HigherRanks, ClassifyOptions, DecodeLimits, PixelBuffer, PixelFormat, PreprocessContract, Rank,
+    BundleMetadata, Classifier, ClassifyOptions, DecodeLimits, HigherRanks, PixelBuffer, PixelFormat, PreprocessContract, Rank,
     TaxaError, Taxonomy,
 };
 
@@ -271,7 +271,7 @@ fn tied_species_roll_up_to_their_genus() {
     let mut metadata = BundleMetadata::with_labels(vec!["Rana temporaria".into(), "Rana arvalis".into(), "Bufo bufo".into()]);
     metadata.preprocess = contract.clone();
     let frog = |genus: &str, family: &str, species: &str| Taxonomy {
-        ranks: HigherRanks::known(["Animalia", "Chordata", "Amphibia", "Anura", family, genus]),
+        ranks: HigherRanks::from_lineage(["Animalia", "Chordata", "Amphibia", "Anura", family, genus]),
         species: species.into(),
         common_name: None,
     };

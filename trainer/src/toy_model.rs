@@ -16,7 +16,7 @@ pub struct DemoSpecies {
 
 fn species(lineage: [&str; 6], name: &str, common: &str, colour: [u8; 3]) -> DemoSpecies {
     DemoSpecies {
-        taxonomy: Taxonomy { ranks: HigherRanks::known(lineage), species: name.to_string(), common_name: Some(common.to_string()) },
+        taxonomy: Taxonomy { ranks: HigherRanks::from_lineage(lineage), species: name.to_string(), common_name: Some(common.to_string()) },
         colour,
     }
 }

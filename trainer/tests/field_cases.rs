@@ -440,7 +440,7 @@ fn many_label_bundle(path: &Path, classes: usize) {
     let model = taxa_trainer::export::export_onnx(&net, &contract, Default::default()).unwrap();
     let taxonomy: Vec<Taxonomy> = (0..classes)
         .map(|i| Taxonomy {
-            ranks: HigherRanks::known(["Animalia".into(), "Chordata".into(), "Amphibia".into(), "Anura".into(), format!("Familia{i}idae"), format!("Genus{i}")]),
+            ranks: HigherRanks::from_lineage(["Animalia".into(), "Chordata".into(), "Amphibia".into(), "Anura".into(), format!("Familia{i}idae"), format!("Genus{i}")]),
             species: format!("Genus{i} species{i}"),
             common_name: Some(format!("Frog number {i}")),
         })

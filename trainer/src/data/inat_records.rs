@@ -114,4 +114,22 @@ mod tests {
         let back = InatFile::read(&path).unwrap();
         assert_eq!((back.images, back.annotations, back.categories), (file.images, file.annotations, file.categories));
     }
+
+    #[test]
+    fn a_category_is_written_in_inaturalists_field_order() {
+        let category = InatCategory {
+            id: 3,
+            name: "Rana temporaria".into(),
+            ranks: HigherRanks::from_lineage(["Animalia", "Chordata", "Amphibia", "Anura", "Ranidae", "Rana"]),
+            common_name: Some("Common Frog".into()),
+            supercategory: Some("Amphibians".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&category).unwrap(),
+            r#"{"id":3,"name":"Rana temporaria","kingdom":"Animalia","phylum":"Chordata","class":"Amphibia","order":"Anura","family":"Ranidae","genus":"Rana","common_name":"Common Frog","supercategory":"Amphibians"}"#
+        );
+        // Obfuscated lists hold numbers as names.
+        let numbered: InatCategory = serde_json::from_str(r#"{"id": 4, "name": 1234, "genus": "Rana"}"#).unwrap();
+        assert_eq!((numbered.name.as_str(), numbered.ranks.genus.as_deref()), ("1234", Some("Rana")));
+    }
 }

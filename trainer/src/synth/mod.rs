@@ -66,7 +66,7 @@ pub fn write_dataset(out: &Path, options: &SynthOptions, progress: bool) -> anyh
         .iter()
         .enumerate()
         .map(|(id, s)| {
-            InatCategory { id: id as i64, name: s.name.clone(), ranks: HigherRanks::known(s.lineage.clone()), ..Default::default() }
+            InatCategory { id: id as i64, name: s.name.clone(), ranks: HigherRanks::from_lineage(s.lineage.clone()), ..Default::default() }
         })
         .collect();
     let info = serde_json::json!({"description": "taxa synth", "seed": options.seed});
