@@ -418,7 +418,6 @@ impl Classifier {
     /// `InvalidArgument` for bad planes (the message names the plane and the
     /// numbers), a bad rotation, or a smoother holding another model's frames.
     #[allow(clippy::too_many_arguments)]
-    #[rustfmt::skip] // parameters grouped by meaning: size, planes, how to classify
     pub fn classify_yuv420(
         &self,
         width: u32, height: u32,
@@ -435,7 +434,6 @@ impl Classifier {
     /// `kCVPixelFormatType_420YpCbCr8BiPlanar{Full,Video}Range` buffer with
     /// `ChromaOrder.CbCr`. Rotation, smoother and errors as `classify_yuv420`.
     #[allow(clippy::too_many_arguments)]
-    #[rustfmt::skip] // parameters grouped by meaning: size, planes, how to classify
     pub fn classify_bi_planar(
         &self,
         width: u32, height: u32,

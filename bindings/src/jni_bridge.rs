@@ -113,6 +113,11 @@ impl<T: Default> ErrorPolicy<T, BridgeError> for ThrowTaxaException {
     }
 }
 
+/// Refuses a null array argument: "`what` are null".
+fn not_null(array: &JObject<'_>, what: &str) -> BridgeResult<()> {
+    if array.is_null() { Err(BridgeError::Argument(format!("{what} are null"))) } else { Ok(()) }
+}
+
 fn optional_string(env: &Env<'_>, s: &JString<'_>) -> BridgeResult<Option<String>> {
     if s.is_null() { Ok(None) } else { Ok(Some(s.try_to_string(env)?)) }
 }
@@ -343,9 +348,7 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadBytes<'local>(
     labels: JObjectArray<'local, JString<'local>>,
 ) -> jlong {
     load_call(&mut unowned_env, |env| {
-        if model.is_null() {
-            return Err(BridgeError::Argument("model bytes are null".into()));
-        }
+        not_null(&model, "model bytes")?;
         let bytes = env.convert_byte_array(&model)?;
         let labels = if labels.is_null() { None } else { Some(strings(env, &labels, "labels")?) };
         Ok(Classifier::from_bytes(bytes, labels)?)
@@ -353,43 +356,39 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadBytes<'local>(
 }
 
 #[unsafe(no_mangle)]
-#[rustfmt::skip] // JNI parameters grouped: env, class and handle; then the image
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassify<'local>(
-    mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
-    image: JByteArray<'local>, options: JObject<'local>,
+    mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong, image: JByteArray<'local>, options: JObject<'local>,
 ) -> JObject<'local> {
     classify_call(&mut unowned_env, handle, &options, |env, classifier, options| {
-        if image.is_null() {
-            return Err(BridgeError::Argument("image bytes are null".into()));
-        }
+        not_null(&image, "image bytes")?;
         Ok(classifier.classify(env.convert_byte_array(&image)?, options)?)
     })
 }
 
 #[unsafe(no_mangle)]
-#[rustfmt::skip] // JNI parameters grouped: env, class and handle; then the image
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyArgb<'local>(
-    mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
-    argb: JIntArray<'local>, width: jint, height: jint, options: JObject<'local>,
+    mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong, argb: JIntArray<'local>, width: jint, height: jint, options: JObject<'local>,
 ) -> JObject<'local> {
     classify_call(&mut unowned_env, handle, &options, |env, classifier, options| {
-        if argb.is_null() {
-            return Err(BridgeError::Argument("pixels are null".into()));
-        }
-        if width <= 0 || height <= 0 {
-            return Err(BridgeError::Argument(format!("size {width}×{height} has no pixels")));
-        }
-        let mut pixels = vec![0 as jint; argb.len(env)?];
-        argb.get_region(env, 0, &mut pixels)?;
-        // 0xAARRGGBB ints are B, G, R, A bytes in little-endian order.
-        let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
-        Ok(classifier.classify_pixels(width as u32, height as u32, width as u32 * 4, PixelFormat::Bgra8, bytes, options)?)
+        let bgra = argb_as_bgra(env, &argb, width, height)?;
+        Ok(classifier.classify_pixels(width as u32, height as u32, width as u32 * 4, PixelFormat::Bgra8, bgra, options)?)
     })
+}
+
+/// `Bitmap.getPixels` output (`width`×`height` 0xAARRGGBB ints) as bytes:
+/// B, G, R, A per pixel, since the ints are little-endian.
+fn argb_as_bgra(env: &mut Env<'_>, argb: &JIntArray<'_>, width: jint, height: jint) -> BridgeResult<Vec<u8>> {
+    not_null(argb, "pixels")?;
+    if width <= 0 || height <= 0 {
+        return Err(BridgeError::Argument(format!("size {width}×{height} has no pixels")));
+    }
+    let mut pixels = vec![0 as jint; argb.len(env)?];
+    argb.get_region(env, 0, &mut pixels)?;
+    Ok(pixels.iter().flat_map(|p| p.to_le_bytes()).collect())
 }
 
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-#[rustfmt::skip] // JNI parameters grouped: env, class and handle; then the image
 pub extern "system" fn Java_org_taxa_Classifier_nativeClassifyYuv<'local>(
     mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong,
     width: jint, height: jint,
