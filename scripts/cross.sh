@@ -89,20 +89,35 @@ arm64_parity() {
     # would compile tract again); the arm64 one with arm64-test's.
     cargo build --release --locked --workspace --bins --example probabilities
     cargo build --release --locked -p taxa-core --example probabilities --target "$ARM64"
-    local lines=() line m count
+    local lines=() line m count photo n=0
     mapfile -t lines < <(python3 "$ROOT/scripts/cross_parity.py" models "$work" "$ROOT/target/release/taxa")
     [ ${#lines[@]} -gt 0 ] || { say "no models to compare (above)"; exit 1; }
+    # qemu emulates one arm64 core per process, some 50× slower than native:
+    # the arm64 side is one run per (model, photo), TAXA_PARITY_JOBS (default:
+    # the CPU count) at a time, each into its own file.
+    local jobs="${TAXA_PARITY_JOBS:-$(nproc)}" scored="$work/aarch64-runs"
+    rm -rf "$scored"
+    mkdir -p "$scored"
     : >"$work/x86_64.jsonl"
-    : >"$work/aarch64.jsonl"
+    : >"$scored/runs"
     for line in "${lines[@]}"; do
         read -r m count <<<"$line"
         [ -f "$m" ] || { say "the model export failed (above): no $m"; exit 1; }
         local use=("${photos[@]}")
         [ "$count" = all ] || use=("${photos[@]:0:$count}")
-        say "scoring $(basename "$m") on ${#use[@]} photos (x86-64, then arm64 under qemu)"
+        say "scoring $(basename "$m") on ${#use[@]} photos (x86-64)"
         "$ROOT/target/release/examples/probabilities" "$m" "${use[@]}" >>"$work/x86_64.jsonl"
-        qemu-aarch64 -L /usr/aarch64-linux-gnu "$ROOT/target/$ARM64/release/examples/probabilities" "$m" "${use[@]}" >>"$work/aarch64.jsonl"
+        for photo in "${use[@]}"; do
+            n=$((n + 1))
+            printf '%s\0%s\0%s\0' "$m" "$photo" "$scored/$(printf %03d "$n").jsonl" >>"$scored/runs"
+        done
     done
+    say "scoring the same $n (model, photo) pairs on arm64 under qemu, $jobs at a time"
+    # xargs exits non-zero if any run does.
+    xargs -0 -n 3 -P "$jobs" sh -c 'qemu-aarch64 -L /usr/aarch64-linux-gnu "$0" "$1" "$2" >"$3"' \
+        "$ROOT/target/$ARM64/release/examples/probabilities" <"$scored/runs" \
+        || { say "an arm64 scoring run failed (above)"; exit 1; }
+    cat "$scored"/*.jsonl >"$work/aarch64.jsonl"
     python3 "$ROOT/scripts/cross_parity.py" compare "$work/x86_64.jsonl" "$work/aarch64.jsonl"
     say "arm64 parity: $((SECONDS - start)) s"
 }
