@@ -75,20 +75,21 @@ pub fn rewrite<'a>(model: &'a ModelProto, input_shape: [usize; 4], rewrites: &[R
     let mut nodes: Vec<NodeProto> = Vec::with_capacity(graph.node.len());
     let mut initializers: Vec<TensorProto> = vec![];
     for node in &graph.node {
-        if rewrites.contains(&Rewrite::SeparableMaxPool) {
-            if let Some(pools) = separable_max_pool(node) {
-                applied.push(Applied { rewrite: Rewrite::SeparableMaxPool, node: node.name.clone() });
-                nodes.extend(pools);
-                continue;
-            }
+        if rewrites.contains(&Rewrite::SeparableMaxPool)
+            && let Some(pools) = separable_max_pool(node)
+        {
+            applied.push(Applied { rewrite: Rewrite::SeparableMaxPool, node: node.name.clone() });
+            nodes.extend(pools);
+            continue;
         }
-        if rewrites.contains(&Rewrite::SlicedStem) && opset >= 10 {
-            if let Some((stem, constants)) = sliced_stem(node, graph, input_shape) {
-                applied.push(Applied { rewrite: Rewrite::SlicedStem, node: node.name.clone() });
-                nodes.extend(stem);
-                initializers.extend(constants);
-                continue;
-            }
+        if rewrites.contains(&Rewrite::SlicedStem)
+            && opset >= 10
+            && let Some((stem, constants)) = sliced_stem(node, graph, input_shape)
+        {
+            applied.push(Applied { rewrite: Rewrite::SlicedStem, node: node.name.clone() });
+            nodes.extend(stem);
+            initializers.extend(constants);
+            continue;
         }
         if rewrites.contains(&Rewrite::ConcatBarrier) && feeds_only_pointwise_convs(node, graph) {
             applied.push(Applied { rewrite: Rewrite::ConcatBarrier, node: node.name.clone() });

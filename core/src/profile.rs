@@ -42,7 +42,9 @@ pub struct Profile {
 pub(crate) fn profile_plan(plan: &Arc<TypedRunnableModel>, input: TValue, runs: usize) -> TractResult<Profile> {
     let model = plan.model();
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); model.nodes().len()];
-    let mut shapes: Vec<Option<(Vec<Vec<usize>>, Vec<Vec<usize>>)>> = vec![None; model.nodes().len()];
+    // Per node, once seen: (input shapes, output shapes).
+    type NodeShapes = (Vec<Vec<usize>>, Vec<Vec<usize>>);
+    let mut shapes: Vec<Option<NodeShapes>> = vec![None; model.nodes().len()];
     for run in 0..=runs {
         let mut state = plan.spawn()?;
         state.run_plan_with_eval(

@@ -66,7 +66,8 @@ fn truncated_jpeg_decodes_partially_only_when_allowed() {
 
 /// A TIFF-structured EXIF block holding only Orientation, in either byte order.
 fn exif_block(orientation: u16, big_endian: bool) -> Vec<u8> {
-    let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) =
+    type Encoders = (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]);
+    let (u16b, u32b): Encoders =
         if big_endian { (u16::to_be_bytes, u32::to_be_bytes) } else { (u16::to_le_bytes, u32::to_le_bytes) };
     let mut b = if big_endian { b"MM".to_vec() } else { b"II".to_vec() };
     b.extend(u16b(42));

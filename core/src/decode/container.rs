@@ -106,12 +106,11 @@ fn unsupported_jpeg_feature(marker: u8, segment: &[u8]) -> Option<String> {
         return Some(process.to_string());
     }
     // Baseline, extended and progressive Huffman: only 8-bit samples decode here.
-    if matches!(marker, 0xC0..=0xC2) {
-        if let Some(&precision) = segment.first() {
-            if precision != 8 {
-                return Some(format!("{precision}-bit samples"));
-            }
-        }
+    if matches!(marker, 0xC0..=0xC2)
+        && let Some(&precision) = segment.first()
+        && precision != 8
+    {
+        return Some(format!("{precision}-bit samples"));
     }
     None
 }

@@ -233,13 +233,10 @@ pub const SUPPORTED_FORMATS: &[&str] = &[
 ];
 
 fn built_in(format: ImageFormat) -> bool {
-    match format {
-        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP => true,
-        ImageFormat::Gif => cfg!(feature = "gif"),
-        ImageFormat::Bmp => cfg!(feature = "bmp"),
-        ImageFormat::Tiff => cfg!(feature = "tiff"),
-        _ => false,
-    }
+    matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)
+        || (format == ImageFormat::Gif && cfg!(feature = "gif"))
+        || (format == ImageFormat::Bmp && cfg!(feature = "bmp"))
+        || (format == ImageFormat::Tiff && cfg!(feature = "tiff"))
 }
 
 fn format_name(format: ImageFormat) -> &'static str {

@@ -150,7 +150,7 @@ fn print_profile(profile: &Profile, top: usize) {
         profile.runs,
         top.min(profile.nodes.len())
     );
-    println!("  {:>8} {:>6}  {:<14} {:<28} {:<40} {}", "ms", "share", "op", "node", "inputs", "outputs");
+    println!("  {:>8} {:>6}  {:<14} {:<28} {:<40} outputs", "ms", "share", "op", "node", "inputs");
     for node in profile.nodes.iter().take(top) {
         let shapes = |s: &[Vec<usize>]| s.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(" ");
         println!(

@@ -210,7 +210,8 @@ fn build_parts(
                 .unwrap_or_else(|panic| Err(format!("the image decoder crashed: {}", panic_message(&*panic))))
             })
             .collect();
-        (pixels.clear(), records.clear());
+        pixels.clear();
+        records.clear();
         for result in decoded {
             match result {
                 Ok(px) => {

@@ -60,12 +60,14 @@ impl InatCategory {
             genus: known(&r.genus),
         };
         // 2017 names only a supercategory; it is the one higher rank it has.
-        if ranks.kingdom.is_none() && ranks.phylum.is_none() && ranks.class.is_none() {
-            if let Some((kingdom, phylum, class)) = self.supercategory.as_deref().and_then(supercategory_ranks) {
-                ranks.kingdom = Some(kingdom.into());
-                ranks.phylum = phylum.map(Into::into);
-                ranks.class = class.map(Into::into);
-            }
+        if ranks.kingdom.is_none()
+            && ranks.phylum.is_none()
+            && ranks.class.is_none()
+            && let Some((kingdom, phylum, class)) = self.supercategory.as_deref().and_then(supercategory_ranks)
+        {
+            ranks.kingdom = Some(kingdom.into());
+            ranks.phylum = phylum.map(Into::into);
+            ranks.class = class.map(Into::into);
         }
         Taxonomy { ranks, species: self.name.clone(), common_name: known(&self.common_name) }
     }

@@ -76,7 +76,7 @@ pub fn make_taxonomy(options: &SynthOptions) -> Vec<SynthSpecies> {
     let mut genus_index = 0usize;
     while species.len() < options.species {
         let (kingdom, phylum, class, order) = GROUPS[genus_index % GROUPS.len()];
-        let family = latin(&mut StdRng::seed_from_u64(options.seed ^ (genus_index as u64 % 8) * 7919), 2, "idae");
+        let family = latin(&mut StdRng::seed_from_u64(options.seed ^ ((genus_index as u64 % 8) * 7919)), 2, "idae");
         let genus = latin(&mut rng, 2, "us");
         let shape = match kingdom {
             "Plantae" => Shape::Flower(rng.random_range(4..9)),

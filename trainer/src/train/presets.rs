@@ -108,7 +108,7 @@ fn cpu_batch_input(pixels: &[u8], n: usize, w: u32, h: u32, contract: &Preproces
     let out = unsafe { std::slice::from_raw_parts_mut(tensor.data_ptr() as *mut f32, n * plane * 3) };
     out.par_chunks_mut(plane * 3).zip(pixels.par_chunks(plane * 3)).for_each(|(o, px)| {
         for c in 0..3 {
-            let (src, scale, bias) = (norm.source[c] as usize, norm.scale[c], norm.bias[c]);
+            let (src, scale, bias) = (norm.source[c], norm.scale[c], norm.bias[c]);
             match contract.layout {
                 Layout::Nchw => o[c * plane..(c + 1) * plane].iter_mut().zip(px.chunks_exact(3)).for_each(|(o, p)| *o = p[src] as f32 * scale + bias),
                 Layout::Nhwc => o.chunks_exact_mut(3).zip(px.chunks_exact(3)).for_each(|(o, p)| o[c] = p[src] as f32 * scale + bias),
