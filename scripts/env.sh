@@ -3,6 +3,7 @@
 set -euo pipefail
 TAXA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TAXA_VENV="${TAXA_VENV:-$TAXA_ROOT/.venv}"
+source "$TAXA_ROOT/scripts/space.sh"
 TAXA_TORCH_VERSION="2.11.0"
 # Peers for the tests and benchmarks (torchvision parity, onnxruntime, onnx.checker).
 TAXA_TEST_PY="torchvision==0.26.0 onnxruntime==1.32.0 onnx==1.23.2 safetensors==0.8.0 numpy==2.4.6 pillow==13.0.0"
@@ -19,6 +20,7 @@ fi
 
 taxa_pip_install() {
     # Installs only what is missing, so later runs cost one import check.
+    # TAXA_PIP_NEED_GIB: the disk space the install needs, checked first.
     local missing=()
     for spec in "$@"; do
         local name="${spec%%[=<>]*}"
@@ -34,12 +36,15 @@ PY
         fi
     done
     if [ ${#missing[@]} -gt 0 ]; then
+        taxa_need_space "${TAXA_PIP_NEED_GIB:-1}" "installing ${missing[*]}" "$TAXA_VENV"
         echo "taxa: installing ${missing[*]} into $TAXA_VENV" >&2
-        "$TAXA_VENV/bin/python" -m pip install --quiet "${missing[@]}"
+        # No wheel cache: it would keep a second copy of the 2.7 GB of torch wheels.
+        "$TAXA_VENV/bin/python" -m pip install --quiet --no-cache-dir "${missing[@]}"
     fi
 }
 
-taxa_pip_install "torch==$TAXA_TORCH_VERSION"
+# torch and its CUDA libraries: 2.7 GB of wheels, 4.9 GB once installed.
+TAXA_PIP_NEED_GIB=9 taxa_pip_install "torch==$TAXA_TORCH_VERSION"
 
 export PATH="$TAXA_VENV/bin:$PATH"
 export LIBTORCH_USE_PYTORCH=1

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # The README's test command, and what CI runs: every test in the project.
 set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/scripts/space.sh"
+# From a fresh clone the run needs about 20 GiB: the Python environment
+# (4.9 GB), the builds for four targets and the cross toolchains. Checked
+# before anything is installed.
+if [ ! -d "${CARGO_TARGET_DIR:-$root/target}/release" ]; then
+    taxa_need_space 20 "scripts/test.sh from a fresh clone" "$root"
+fi
 source "$(dirname "$0")/env.sh"
 cd "$TAXA_ROOT"
 # shellcheck disable=SC2086
