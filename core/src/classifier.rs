@@ -14,7 +14,8 @@ use crate::classify::{Classification, ClassifyOptions, classification_from_proba
 use crate::decode::{DecodeLimits, DecodeOptions, SizedImage, decode_image_sized};
 use crate::error::{Result, TaxaError};
 use crate::graph_rewrite;
-use crate::model_graph::{self, InputType};
+use crate::model_graph::{self, ElementType};
+use crate::preprocess::InputType;
 use crate::pixels::{PixelBuffer, PixelFormat, PixelsRef};
 use crate::profile::{Profile, profile_plan};
 use crate::rollup::TaxonTree;
@@ -26,7 +27,7 @@ pub struct Classifier {
     plan: Plan,
     metadata: BundleMetadata,
     input_shape: [usize; 4],
-    input_type: InputType,
+    input_type: ElementType,
     tree: TaxonTree,
     limits: DecodeLimits,
 }
@@ -119,16 +120,23 @@ impl Classifier {
         metadata.validate()?;
         model_graph::check_external_data(&proto, model_dir)?;
         let input_shape = metadata.preprocess.input_shape().map_err(|m| TaxaError::metadata(bundle::keys::PREPROCESS, m))?;
-        // Bundles written by taxa always take float32; a plain file's type was checked with its contract.
-        let input_type = model_graph::declared_input(&proto).map(|d| d.element_type).unwrap_or(InputType::Float32);
+        // A plain file's type was checked with its contract; a bundle's must agree with its contract.
+        let input_type = model_graph::declared_input(&proto).map(|d| d.element_type).unwrap_or(ElementType::Float32);
+        let contract_uint8 = metadata.preprocess.input_type == InputType::Uint8;
+        if contract_uint8 != (input_type == ElementType::Uint8) {
+            let (contract, graph) = if contract_uint8 { ("uint8", "a float") } else { ("float32", "a uint8") };
+            return Err(TaxaError::metadata(
+                bundle::keys::PREPROCESS,
+                format!("the contract feeds a {contract} input, but the graph declares {graph} input"),
+            ));
+        }
         let plan = guard("loading the model", TaxaError::ModelLoad, || optimise(&proto, input_shape, input_type, model_dir))?
             .map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?;
         let outputs = output_classes(&plan)?;
         if outputs != metadata.labels.len() {
             return Err(TaxaError::LabelCountMismatch { outputs, labels: metadata.labels.len() });
         }
-        let taxa: Vec<_> = (0..metadata.labels.len()).map(|i| metadata.taxonomy_of(i)).collect();
-        let tree = TaxonTree::new(&taxa);
+        let tree = TaxonTree::from_metadata(&metadata);
         Ok(Classifier { plan, metadata, input_shape, input_type, tree, limits: DecodeLimits::default() })
     }
 
@@ -277,8 +285,16 @@ impl Classifier {
         let mut tensor = tract_ndarray::ArrayD::from_shape_vec(&self.input_shape[..], input)
             .map_err(|e| TaxaError::Inference(format!("input does not match {:?}: {e}", self.input_shape)))?
             .into_tensor();
-        if self.input_type == InputType::Float16 {
-            tensor = tensor.cast_to::<f16>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?.into_owned();
+        // The contract gives float32; other input types are cast at the
+        // boundary (uint8 inputs get the 8-bit pixels, exact as floats).
+        match self.input_type {
+            ElementType::Float32 => {}
+            ElementType::Float16 => {
+                tensor = tensor.cast_to::<f16>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?.into_owned();
+            }
+            ElementType::Uint8 => {
+                tensor = tensor.cast_to::<u8>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?.into_owned();
+            }
         }
         Ok(tensor)
     }
@@ -304,7 +320,7 @@ impl Classifier {
 
 /// Parses, types and optimises the graph for a fixed input shape: tract
 /// plans a fixed shape far better than a symbolic batch.
-fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: InputType, model_dir: Option<&Path>) -> TractResult<Plan> {
+fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType, model_dir: Option<&Path>) -> TractResult<Plan> {
     let model_dir = model_dir.map(|d| d.to_string_lossy().into_owned());
     let (proto, _) = graph_rewrite::rewrite(proto, input_shape, &graph_rewrite::enabled());
     let mut model = tract_onnx::onnx().parse(&proto, model_dir.as_deref())?.model;
@@ -312,8 +328,9 @@ fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: InputType, 
         return Err(TractError::msg(format!("expected one input, the model has {}", model.input_outlets()?.len())));
     }
     let fact = match input_type {
-        InputType::Float32 => f32::fact(input_shape),
-        InputType::Float16 => f16::fact(input_shape),
+        ElementType::Float32 => f32::fact(input_shape),
+        ElementType::Float16 => f16::fact(input_shape),
+        ElementType::Uint8 => u8::fact(input_shape),
     };
     model.set_input_fact(0, fact.into())?;
     let mut typed = model.into_typed()?;

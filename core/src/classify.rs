@@ -82,6 +82,10 @@ pub struct Prediction {
     /// Where the class sits in the tree of life; only `species` (the label)
     /// when the bundle has no taxonomy.
     pub taxonomy: Taxonomy,
+    /// False for a class that is not a taxon (`background` in iNaturalist's
+    /// models, [`BundleMetadata::non_taxa`]): as the best prediction it means
+    /// "no species recognised".
+    pub is_taxon: bool,
 }
 
 /// The result for one image.
@@ -163,6 +167,7 @@ pub(crate) fn classification_from_probabilities(
             label: metadata.labels[i].clone(),
             score: probabilities[i],
             taxonomy: metadata.taxonomy_of(i),
+            is_taxon: metadata.is_taxon(i),
         })
         .collect();
     Ok(Classification { predictions, rollup, truncated: false })

@@ -14,9 +14,24 @@
 //!   matrix product. A barrier op sits between `Concat` and `Conv` so tract's
 //!   optimiser cannot split the product back over the concatenation.
 //!
+//! - **Folded dequantisation**: `DequantizeLinear` of a constant (8-bit
+//!   weights in a QDQ model, `taxa import`'s) becomes the float32 constant,
+//!   computed as ONNX defines it, `(q − zero_point) × scale`. tract 0.23.9
+//!   dequantises, and packs, such weights again on every run.
+//! - **Arithmetic fake quantisation**: `QuantizeLinear` straight into a
+//!   `DequantizeLinear` with the same per-tensor scale and zero point (a QDQ
+//!   model's activations) becomes `x × (1/s)`, `+ 1.5·2²³`, `max`, `min`,
+//!   `− 1.5·2²³`, `× s`: adding 1.5·2²³ rounds to an integer, ties to even,
+//!   as `QuantizeLinear` does (tract too multiplies by 1/s rather than
+//!   divide by s), and the clamp is the 8-bit range less the zero point. These are scalar operations
+//!   tract fuses into the matrix product before them, where its own
+//!   `QuantizeLinearU8` is a separate pass that took half of a quantised
+//!   MobileNetV2's time.
+//!
 //! Each rewrite is measured per architecture (BENCHMARKS.md, "Graph rewrites
 //! at load") and applied only where it won. `TAXA_REWRITES=off` (or a comma
-//! list of `maxpool`, `stem`, `concat`) chooses others, to measure them.
+//! list of `maxpool`, `stem`, `concat`, `dequantize`, `fakequant`) chooses
+//! others, to measure them.
 
 use std::borrow::Cow;
 
@@ -35,6 +50,10 @@ pub enum Rewrite {
     /// fire modules), so tract keeps one matrix product over all its channels
     /// instead of one per concatenated input.
     ConcatBarrier,
+    /// `DequantizeLinear` of constants → float32 constants.
+    FoldDequantize,
+    /// `QuantizeLinear` → `DequantizeLinear` → scalar arithmetic.
+    ArithmeticFakeQuant,
 }
 
 /// What was rewritten: the rewrite and the ONNX node it replaced.
@@ -45,10 +64,10 @@ pub struct Applied {
 }
 
 /// The rewrites used by default: those that won on the architectures measured.
-pub const DEFAULT: &[Rewrite] = &[Rewrite::SeparableMaxPool, Rewrite::SlicedStem];
+pub const DEFAULT: &[Rewrite] = &[Rewrite::SeparableMaxPool, Rewrite::SlicedStem, Rewrite::FoldDequantize, Rewrite::ArithmeticFakeQuant];
 
 /// The rewrites to apply: [`DEFAULT`], or what `TAXA_REWRITES` names
-/// (`off`, or a comma list of `maxpool`, `stem`, `concat`).
+/// (`off`, or a comma list of `maxpool`, `stem`, `concat`, `dequantize`, `fakequant`).
 pub fn enabled() -> Vec<Rewrite> {
     match std::env::var("TAXA_REWRITES") {
         Err(_) => DEFAULT.to_vec(),
@@ -58,6 +77,8 @@ pub fn enabled() -> Vec<Rewrite> {
                 "maxpool" => Some(Rewrite::SeparableMaxPool),
                 "stem" => Some(Rewrite::SlicedStem),
                 "concat" => Some(Rewrite::ConcatBarrier),
+                "dequantize" => Some(Rewrite::FoldDequantize),
+                "fakequant" => Some(Rewrite::ArithmeticFakeQuant),
                 _ => None,
             })
             .collect(),
@@ -74,7 +95,29 @@ pub fn rewrite<'a>(model: &'a ModelProto, input_shape: [usize; 4], rewrites: &[R
     let mut applied = vec![];
     let mut nodes: Vec<NodeProto> = Vec::with_capacity(graph.node.len());
     let mut initializers: Vec<TensorProto> = vec![];
+    // Fake-quantisation pairs: the QuantizeLinear is rewritten, its
+    // DequantizeLinear (named by its output: ONNX values are unique) dropped.
+    let mut dropped: Vec<&str> = vec![];
     for node in &graph.node {
+        if node.op_type == "DequantizeLinear" && node.output.first().is_some_and(|o| dropped.contains(&o.as_str())) {
+            continue;
+        }
+        if rewrites.contains(&Rewrite::FoldDequantize)
+            && let Some(constant) = folded_dequantize(node, graph)
+        {
+            applied.push(Applied { rewrite: Rewrite::FoldDequantize, node: node.name.clone() });
+            initializers.push(constant);
+            continue;
+        }
+        if rewrites.contains(&Rewrite::ArithmeticFakeQuant)
+            && let Some((dequantize, arithmetic, constants)) = arithmetic_fake_quant(node, graph)
+        {
+            applied.push(Applied { rewrite: Rewrite::ArithmeticFakeQuant, node: node.name.clone() });
+            dropped.push(dequantize);
+            nodes.extend(arithmetic);
+            initializers.extend(constants);
+            continue;
+        }
         if rewrites.contains(&Rewrite::SeparableMaxPool)
             && let Some(pools) = separable_max_pool(node)
         {
@@ -349,6 +392,143 @@ fn sliced_stem(node: &NodeProto, graph: &tract_onnx::pb::GraphProto, input_shape
     Some((nodes, constants))
 }
 
+/// An initializer by name.
+fn initializer<'g>(graph: &'g tract_onnx::pb::GraphProto, name: &str) -> Option<&'g TensorProto> {
+    graph.initializer.iter().find(|t| t.name == name)
+}
+
+/// The 8-bit values of a uint8 or int8 initializer stored raw or as `int32_data`.
+fn eight_bit_values(tensor: &TensorProto) -> Option<Vec<f32>> {
+    if tensor.data_location == Some(1) {
+        return None;
+    }
+    let signed = match DataType::try_from(tensor.data_type).ok()? {
+        DataType::Uint8 => false,
+        DataType::Int8 => true,
+        _ => return None,
+    };
+    let widen = |b: u8| if signed { b as i8 as f32 } else { b as f32 };
+    if !tensor.raw_data.is_empty() {
+        return Some(tensor.raw_data.iter().map(|&b| widen(b)).collect());
+    }
+    Some(tensor.int32_data.iter().map(|&v| v as f32).collect())
+}
+
+/// The element count of a shape.
+fn elements(dims: &[i64]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?))
+}
+
+/// `DequantizeLinear(constant, scale, zero_point)` → the float32 constant,
+/// per tensor or per axis (`axis`, default 1).
+fn folded_dequantize(node: &NodeProto, graph: &tract_onnx::pb::GraphProto) -> Option<TensorProto> {
+    if node.op_type != "DequantizeLinear" || !node.domain.is_empty() || node.output.len() != 1 || !(2..=3).contains(&node.input.len()) {
+        return None;
+    }
+    if graph.output.iter().any(|o| o.name == node.output[0]) {
+        return None;
+    }
+    let q = initializer(graph, &node.input[0])?;
+    let values = eight_bit_values(q)?;
+    let scale = f32_values(initializer(graph, &node.input[1])?)?;
+    let zero = match node.input.get(2).filter(|n| !n.is_empty()) {
+        Some(name) => eight_bit_values(initializer(graph, name)?)?,
+        None => vec![0.0],
+    };
+    if values.len() != elements(&q.dims)? || scale.is_empty() || !(zero.len() == 1 || zero.len() == scale.len()) {
+        return None;
+    }
+    let rank = q.dims.len() as i64;
+    let axis = int(node, "axis").unwrap_or(1);
+    let axis = if axis < 0 { axis + rank } else { axis };
+    // Per-tensor: one scale. Per-axis: one per element of `axis`.
+    let inner: usize = if scale.len() == 1 {
+        values.len().max(1)
+    } else {
+        if !(0..rank).contains(&axis) || q.dims[axis as usize] as usize != scale.len() {
+            return None;
+        }
+        elements(&q.dims[axis as usize + 1..])?
+    };
+    let pick = |v: &[f32], channel: usize| if v.len() == 1 { v[0] } else { v[channel] };
+    let real: Vec<f32> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &q)| {
+            let channel = (i / inner.max(1)) % scale.len();
+            (q - pick(&zero, channel)) * pick(&scale, channel)
+        })
+        .collect();
+    Some(TensorProto {
+        name: node.output[0].clone(),
+        dims: q.dims.clone(),
+        data_type: DataType::Float as i32,
+        raw_data: real.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    })
+}
+
+/// 1.5 · 2²³: a float32 sum with it is rounded to an integer (ties to even)
+/// for any addend under 2²² in magnitude.
+const ROUNDING_BIAS: f32 = 12_582_912.0;
+
+/// `QuantizeLinear(x, s, z)` read only by `DequantizeLinear(·, s, z)`
+/// (per-tensor, 8-bit) → the arithmetic of the module docs. Returns the
+/// dequantize node's output (the node is dropped), the new nodes and their constants.
+fn arithmetic_fake_quant<'g>(node: &NodeProto, graph: &'g tract_onnx::pb::GraphProto) -> Option<(&'g str, Vec<NodeProto>, Vec<TensorProto>)> {
+    let per_tensor = |n: &NodeProto| {
+        n.domain.is_empty() && n.output.len() == 1 && n.input.len() == 3 && n.attribute.iter().all(|a| a.name == "axis" || a.name == "saturate")
+    };
+    if node.op_type != "QuantizeLinear" || !per_tensor(node) || graph.output.iter().any(|o| o.name == node.output[0]) {
+        return None;
+    }
+    let readers: Vec<&NodeProto> = graph.node.iter().filter(|n| n.input.iter().any(|i| *i == node.output[0])).collect();
+    let [dequantize] = readers.as_slice() else { return None };
+    if dequantize.op_type != "DequantizeLinear" || !per_tensor(dequantize) || dequantize.input[0] != node.output[0] {
+        return None;
+    }
+    let scale_of = |name: &str| f32_values(initializer(graph, name)?).filter(|s| s.len() == 1).map(|s| s[0]);
+    let zero_tensor = initializer(graph, &node.input[2])?;
+    let zero_of = |name: &str| eight_bit_values(initializer(graph, name)?).filter(|z| z.len() == 1).map(|z| z[0]);
+    let (scale, zero) = (scale_of(&node.input[1])?, zero_of(&node.input[2])?);
+    if scale_of(&dequantize.input[1])? != scale || zero_of(&dequantize.input[2])? != zero || !(scale.is_finite() && scale > 0.0) {
+        return None;
+    }
+    let (low, high) = if zero_tensor.data_type == DataType::Int8 as i32 { (-128.0, 127.0) } else { (0.0, 255.0) };
+    let prefix = format!("{}.taxa_fake_quant", node.output[0]);
+    let constant = |suffix: &str, value: f32| TensorProto {
+        name: format!("{prefix}.{suffix}"),
+        data_type: DataType::Float as i32,
+        raw_data: value.to_le_bytes().to_vec(),
+        ..Default::default()
+    };
+    let constants = vec![
+        // (saturate(round(x / s) + z) − z) · s = clamp(round(x / s), low − z, high − z) · s:
+        // z moves into the bounds, so the rounding sees x / s alone (ties to even).
+        constant("inverse_scale", 1.0 / scale),
+        constant("bias", ROUNDING_BIAS),
+        constant("low", ROUNDING_BIAS + low - zero),
+        constant("high", ROUNDING_BIAS + high - zero),
+        constant("unbias", -ROUNDING_BIAS),
+        constant("scale", scale),
+    ];
+    let steps = [("Mul", "inverse_scale"), ("Add", "bias"), ("Max", "low"), ("Min", "high"), ("Add", "unbias"), ("Mul", "scale")];
+    let mut input = node.input[0].clone();
+    let mut nodes = Vec::with_capacity(steps.len());
+    for (i, (op, constant)) in steps.iter().enumerate() {
+        let output = if i + 1 == steps.len() { dequantize.output[0].clone() } else { format!("{prefix}.{i}") };
+        nodes.push(NodeProto {
+            name: format!("{prefix}.{i}"),
+            op_type: op.to_string(),
+            input: vec![input, format!("{prefix}.{constant}")],
+            output: vec![output.clone()],
+            ..Default::default()
+        });
+        input = output;
+    }
+    Some((&dequantize.output[0], nodes, constants))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +590,61 @@ mod tests {
             assert!(err <= tolerance, "{rewrite:?}: relative error {err:e}");
             let barrier = ops.iter().any(|op| op == "TaxaBarrier");
             assert_eq!(barrier, rewrite != Rewrite::SeparableMaxPool, "{rewrite:?}: {ops:?}");
+        }
+    }
+
+    /// x → QuantizeLinear → DequantizeLinear (uint8 or int8), then a 1×1
+    /// `Conv` whose weights are `DequantizeLinear` of int8 per-channel constants.
+    fn qdq_model(signed: bool) -> ModelProto {
+        let mut g = GraphBuilder::new("qdq");
+        let x = g.input("x", &[Dim::Fixed(1), 2.into(), 4.into(), 8.into()]);
+        let kind = if signed { DataType::Int8 } else { DataType::Uint8 };
+        // A power of two, so that ties are exact ties whether one divides by it or multiplies by its inverse.
+        let s = g.initializer("s", &[], &[0.0625]);
+        let z = g.initializer_raw("z", &[], kind, vec![if signed { (-3i8) as u8 } else { 131 }]);
+        let q = g.node("QuantizeLinear", &[&x, &s, &z], vec![]);
+        let dq = g.node("DequantizeLinear", &[&q, &s, &z], vec![]);
+        let w = g.initializer_raw("w", &[3, 2, 1, 1], DataType::Int8, [5i8, -7, 127, -128, 0, 33].map(|v| v as u8).to_vec());
+        let ws = g.initializer("ws", &[3], &[0.5, 0.25, 0.125]);
+        let wz = g.initializer_raw("wz", &[3], DataType::Int8, vec![0, 0, 0]);
+        let w = g.node("DequantizeLinear", &[&w, &ws, &wz], vec![attr_int("axis", 0)]);
+        g.node_named("Conv", &[&dq, &w], "y", vec![attr_ints("kernel_shape", &[1, 1])]);
+        g.output("y", &[Dim::Fixed(1), 3.into(), 4.into(), 8.into()]);
+        g.build()
+    }
+
+    fn run_plain(model: &ModelProto, rewrites: &[Rewrite], input: &[f32], shape: [usize; 4]) -> (Vec<f32>, Vec<Applied>) {
+        let (proto, applied) = rewrite(model, shape, rewrites);
+        let mut inference = tract_onnx::onnx().model_for_proto_model(&proto).unwrap();
+        inference.set_input_fact(0, f32::fact(shape).into()).unwrap();
+        let plan = inference.into_typed().unwrap().into_optimized().unwrap().into_runnable().unwrap();
+        let x = tract_ndarray::ArrayD::from_shape_vec(&shape[..], input.to_vec()).unwrap().into_tensor();
+        let out = plan.run(tvec![x.into_tvalue()]).unwrap();
+        (out[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect(), applied)
+    }
+
+    #[test]
+    fn qdq_rewrites_compute_what_onnx_defines() {
+        // Ties (k + 0.5 steps), both ends of the range and beyond, in between.
+        let steps = [-200.5, -140.0, -131.5, -130.5, -3.5, -2.5, -0.5, 0.0, 0.5, 1.5, 2.5, 3.49, 123.5, 124.5, 200.0, 1e9];
+        let input: Vec<f32> = (0..64).map(|i| steps[i % steps.len()] * 0.0625 + if i >= 32 { (i as f32 * 0.731).sin() * 0.01 } else { 0.0 }).collect();
+        let shape = [1, 2, 4, 8];
+        for signed in [false, true] {
+            let model = qdq_model(signed);
+            let (got, applied) = run_plain(&model, &[Rewrite::FoldDequantize, Rewrite::ArithmeticFakeQuant], &input, shape);
+            let rewrites: Vec<Rewrite> = applied.iter().map(|a| a.rewrite).collect();
+            assert_eq!(rewrites, [Rewrite::ArithmeticFakeQuant, Rewrite::FoldDequantize], "{applied:?}");
+            // ONNX: y = (saturate(round_half_even(x / s) + z) − z) · s, then the 1×1 conv.
+            let (z, low, high) = if signed { (-3.0, -128.0, 127.0) } else { (131.0, 0.0, 255.0) };
+            let fake: Vec<f32> = input.iter().map(|x| (((x / 0.0625f32).round_ties_even() + z).clamp(low, high) - z) * 0.0625).collect();
+            let weights = [[2.5, -3.5], [31.75, -32.0], [0.0, 4.125]];
+            for o in 0..3 {
+                for p in 0..32 {
+                    let expected = weights[o][0] * fake[p] + weights[o][1] * fake[32 + p];
+                    let value = got[o * 32 + p];
+                    assert!((value - expected).abs() <= 1e-5 * expected.abs().max(1.0), "signed {signed}, channel {o}, pixel {p}: {value} vs {expected}");
+                }
+            }
         }
     }
 

@@ -24,6 +24,7 @@ pub mod classify;
 pub mod decode;
 pub mod error;
 pub mod graph_rewrite;
+pub mod labels;
 pub mod model_graph;
 pub mod onnx_graph;
 pub mod pixels;

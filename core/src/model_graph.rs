@@ -38,10 +38,13 @@ impl std::fmt::Display for DeclaredDim {
 
 /// The element types an image input may have; others are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputType {
+pub enum ElementType {
     Float32,
     /// Fed by casting the float32 tensor at the boundary.
     Float16,
+    /// The 8-bit pixels themselves: the graph normalises
+    /// ([`crate::preprocess::InputType::Uint8`]).
+    Uint8,
 }
 
 /// The graph's image input as declared in the file.
@@ -49,7 +52,7 @@ pub enum InputType {
 pub struct DeclaredInput {
     pub name: String,
     pub dims: Vec<DeclaredDim>,
-    pub element_type: InputType,
+    pub element_type: ElementType,
 }
 
 impl DeclaredInput {
@@ -97,6 +100,18 @@ impl DeclaredInput {
         Ok(contract)
     }
 
+    /// The contract taxa assumes for a plain file: the ImageNet recipe
+    /// ([`imagenet_contract`](Self::imagenet_contract)) for a float input;
+    /// for a uint8 input, the same resize and crop feeding the 8-bit pixels
+    /// unnormalised (the graph normalises them itself).
+    pub fn assumed_contract(&self) -> Result<PreprocessContract> {
+        let contract = self.imagenet_contract()?;
+        Ok(match self.element_type {
+            ElementType::Uint8 => PreprocessContract::raw_pixels(contract),
+            ElementType::Float32 | ElementType::Float16 => contract,
+        })
+    }
+
     fn refusal(&self, why: &str) -> TaxaError {
         TaxaError::ModelLoad(format!("model input `{}` is {}: {why}", self.name, self.shape_text()))
     }
@@ -138,12 +153,13 @@ pub fn declared_input(model: &ModelProto) -> Result<DeclaredInput> {
         })
         .unwrap_or_default();
     let element_type = match DataType::try_from(tensor.elem_type) {
-        Ok(DataType::Float) => InputType::Float32,
-        Ok(DataType::Float16) => InputType::Float16,
+        Ok(DataType::Float) => ElementType::Float32,
+        Ok(DataType::Float16) => ElementType::Float16,
+        Ok(DataType::Uint8) => ElementType::Uint8,
         other => {
             let name = other.map(|t| t.as_str_name()).unwrap_or("an unknown type");
             return Err(TaxaError::ModelLoad(format!(
-                "model input `{}` is {name} {}; taxa feeds FLOAT or FLOAT16 images",
+                "model input `{}` is {name} {}; taxa feeds FLOAT, FLOAT16 or UINT8 images",
                 input.name,
                 shape_text(&dims)
             )));
@@ -242,7 +258,7 @@ mod tests {
     use super::*;
 
     fn input(dims: &[DeclaredDim]) -> DeclaredInput {
-        DeclaredInput { name: "x".into(), dims: dims.to_vec(), element_type: InputType::Float32 }
+        DeclaredInput { name: "x".into(), dims: dims.to_vec(), element_type: ElementType::Float32 }
     }
 
     use DeclaredDim::{Fixed, Symbolic};

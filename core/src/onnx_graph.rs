@@ -46,7 +46,17 @@ impl GraphBuilder {
 
     /// Declares a float32 graph input.
     pub fn input(&mut self, name: &str, dims: &[Dim]) -> String {
-        self.graph.input.push(value_info(name, dims));
+        self.input_typed(name, dims, DataType::Float)
+    }
+
+    /// Declares a graph input of another element type (`Uint8` for a model
+    /// that takes the 8-bit pixels).
+    pub fn input_typed(&mut self, name: &str, dims: &[Dim], element_type: DataType) -> String {
+        let mut info = value_info(name, dims);
+        if let Some(pb::type_proto::Value::TensorType(tensor)) = info.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            tensor.elem_type = element_type as i32;
+        }
+        self.graph.input.push(info);
         name.to_string()
     }
 
@@ -63,6 +73,19 @@ impl GraphBuilder {
             dims: dims.to_vec(),
             data_type: DataType::Float as i32,
             raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    /// Adds a constant of any element type from its raw little-endian bytes
+    /// (quantised weights: `Uint8`, `Int8`; `raw` holds one element a byte).
+    pub fn initializer_raw(&mut self, name: &str, dims: &[i64], element_type: DataType, raw: Vec<u8>) -> String {
+        self.graph.initializer.push(TensorProto {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            data_type: element_type as i32,
+            raw_data: raw,
             ..Default::default()
         });
         name.to_string()

@@ -77,6 +77,27 @@ pub enum Layout {
     Nhwc,
 }
 
+/// The element type of the model input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    /// `(pixel / value_scale − mean) / std` as float32 (torchvision's, and
+    /// float TFLite models').
+    #[default]
+    Float32,
+    /// The resized 8-bit pixels themselves (0–255), for models that
+    /// normalise inside the graph: quantised TFLite imports, ONNX models
+    /// with a uint8 input. The contract's normalisation is then the
+    /// identity (mean 0, std 1, value_scale 1). Bundle format version 2.
+    Uint8,
+}
+
+impl InputType {
+    fn is_float32(&self) -> bool {
+        *self == InputType::Float32
+    }
+}
+
 /// A contract's normalisation as one multiply-add per model channel, in the
 /// model's channel order: model channel `c` of a pixel is
 /// `rgb[source[c]] as f32 * scale[c] + bias[c]`, where `rgb` are the 8-bit
@@ -116,6 +137,11 @@ pub struct PreprocessContract {
     /// What the 8-bit pixel values (0–255) are divided by before the mean
     /// and std: 255 for torchvision's `ToTensor` scale, 1 to keep 0–255. Positive.
     pub value_scale: f32,
+    /// The model input's element type: float32 (normalised as above), or
+    /// uint8 (the 8-bit pixels, normalisation the identity). Absent in
+    /// JSON means float32.
+    #[serde(default, skip_serializing_if = "InputType::is_float32")]
+    pub input_type: InputType,
 }
 
 impl Default for PreprocessContract {
@@ -142,7 +168,15 @@ impl PreprocessContract {
             channel_order: ChannelOrder::Rgb,
             layout: Layout::Nchw,
             value_scale: 255.0,
+            input_type: InputType::Float32,
         }
+    }
+
+    /// `geometry`'s resize, crop, interpolation, channel order and layout,
+    /// feeding the 8-bit pixels as they are ([`InputType::Uint8`], identity
+    /// normalisation).
+    pub fn raw_pixels(geometry: PreprocessContract) -> Self {
+        PreprocessContract { mean: [0.0; 3], std: [1.0; 3], value_scale: 1.0, input_type: InputType::Uint8, ..geometry }
     }
 
     /// The (width, height) of the model input.
@@ -170,7 +204,8 @@ impl PreprocessContract {
     /// height of 0 or over 8192 pixels; a resize smaller than the crop (for
     /// a shorter-side resize, smaller than the crop's longer side); a
     /// non-finite mean; a non-finite or zero std; a `value_scale` that is not
-    /// finite and positive. Bundle loading reports it as
+    /// finite and positive; a uint8 input whose normalisation is not the
+    /// identity. Bundle loading reports it as
     /// [`TaxaError::BundleMetadata`] for `taxa.preprocess`.
     pub fn validate(&self) -> Result<(), String> {
         let (w, h) = self.input_size()?;
@@ -191,6 +226,9 @@ impl PreprocessContract {
         }
         if !self.value_scale.is_finite() || self.value_scale <= 0.0 {
             return Err("value_scale must be positive".into());
+        }
+        if self.input_type == InputType::Uint8 && (self.mean != [0.0; 3] || self.std != [1.0; 3] || self.value_scale != 1.0) {
+            return Err("a uint8 input takes the pixels as they are: mean must be 0, std 1 and value_scale 1".into());
         }
         Ok(())
     }

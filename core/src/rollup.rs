@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::bundle::{Rank, Taxonomy};
+use crate::bundle::{BundleMetadata, Rank, Taxonomy};
 
 /// One taxon and its summed score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,7 +53,23 @@ pub struct TaxonTree {
 }
 
 impl TaxonTree {
+    /// The tree of a bundle's classes: its taxonomy (or labels as species),
+    /// leaving out the classes that are not taxa ([`BundleMetadata::non_taxa`]),
+    /// which then join no taxon's score.
+    pub fn from_metadata(metadata: &BundleMetadata) -> Self {
+        let taxa: Vec<Option<Taxonomy>> =
+            (0..metadata.labels.len()).map(|i| metadata.is_taxon(i).then(|| metadata.taxonomy_of(i))).collect();
+        Self::with_non_taxa(&taxa)
+    }
+
+    /// The tree of classes that are all taxa.
     pub fn new(taxa: &[Taxonomy]) -> Self {
+        let taxa: Vec<Option<Taxonomy>> = taxa.iter().cloned().map(Some).collect();
+        Self::with_non_taxa(&taxa)
+    }
+
+    /// One entry per class; `None` for a class that is not a taxon.
+    fn with_non_taxa(taxa: &[Option<Taxonomy>]) -> Self {
         let mut nodes: Vec<Node> = Vec::new();
         let mut roots = Vec::new();
         let mut index: HashMap<(Option<usize>, Rank, &str), usize> = HashMap::new();
@@ -61,7 +77,7 @@ impl TaxonTree {
         for taxonomy in taxa {
             let mut parent = None;
             let mut path = Vec::new();
-            for (rank, name) in taxonomy.lineage() {
+            for (rank, name) in taxonomy.iter().flat_map(Taxonomy::lineage) {
                 let id = *index.entry((parent, rank, name)).or_insert_with(|| {
                     nodes.push(Node { rank, name: name.to_string(), children: Vec::new() });
                     let id = nodes.len() - 1;
@@ -149,6 +165,22 @@ mod tests {
         let tree = TaxonTree::new(&[Taxonomy::species_only("a"), Taxonomy::species_only("b")]);
         assert_eq!(tree.roll_up(&[0.5, 0.5], 0.8), None);
         assert_eq!(tree.roll_up(&[0.85, 0.15], 0.8).unwrap().name, "a");
+    }
+
+    #[test]
+    fn a_non_taxon_joins_no_roll_up() {
+        let mut metadata = BundleMetadata::with_labels(vec!["Rana temporaria".into(), "Rana arvalis".into(), "background".into()]);
+        let tree = TaxonTree::from_metadata(&metadata);
+        // As a taxon, `background` would be a root of its own and win.
+        assert_eq!(tree.roll_up(&[0.1, 0.05, 0.85], 0.8).unwrap().name, "background");
+        metadata.non_taxa = vec![2];
+        let tree = TaxonTree::from_metadata(&metadata);
+        assert_eq!(tree.roll_up(&[0.1, 0.05, 0.85], 0.8), None);
+        // Scores are not renormalised without it: 0.45 + 0.4 of 1 is not 0.8 of 0.85.
+        metadata.taxonomy = Some(vec![frog("Rana", "Rana temporaria"), frog("Rana", "Rana arvalis"), Taxonomy::species_only("background")]);
+        let tree = TaxonTree::from_metadata(&metadata);
+        assert_eq!(tree.roll_up(&[0.42, 0.37, 0.21], 0.8), None);
+        assert_eq!(tree.roll_up(&[0.45, 0.4, 0.15], 0.8).unwrap().name, "Rana");
     }
 
     #[test]

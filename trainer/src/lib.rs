@@ -17,6 +17,7 @@ macro_rules! train_modules {
 }
 
 pub mod data;
+pub mod import;
 pub mod models;
 pub mod real_data;
 pub mod synth;

@@ -22,6 +22,8 @@ enum Command {
     Classify(cli::classify::ClassifyArgs),
     /// Print a bundle's metadata: labels, taxonomy, preprocessing, provenance.
     Inspect(cli::inspect::InspectArgs),
+    /// Turn a TFLite classifier (or an ONNX one with a stated contract) into a taxa bundle.
+    Import(cli::import::ImportArgs),
     /// Time load, decode, preprocess and inference (medians, one thread).
     Bench(cli::bench::BenchArgs),
     /// Export EfficientNet-Lite0's ImageNet weights, identify real photos, then train frozen
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classify(args) => cli::classify::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Import(args) => cli::import::run(args),
         Command::Bench(args) => cli::bench::run(args),
         #[cfg(feature = "train")]
         Command::Demo(args) => cli::demo::run(args),

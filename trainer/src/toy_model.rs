@@ -137,6 +137,7 @@ pub fn fit_bundle(per_species: usize, seed: u64) -> taxa_core::Result<(ModelProt
             dataset: Some(format!("taxa toy renders ({per_species} per species, seed {seed})")),
             ..Default::default()
         }),
+        non_taxa: Vec::new(),
     };
     Ok((g.build(), metadata))
 }

@@ -89,6 +89,7 @@ fn agree_under(contract: PreprocessContract) {
         output: OutputKind::Logits,
         architecture: Some("tiny".into()),
         provenance: None,
+        non_taxa: Vec::new(),
     };
     bundle::write_bundle(&path, export_onnx(&net, &contract, ExportOptions::default()).unwrap(), &metadata).unwrap();
     let classifier = Classifier::load(&path).unwrap();

@@ -452,6 +452,7 @@ fn many_label_bundle(path: &Path, classes: usize) {
         output: OutputKind::Logits,
         architecture: Some("shufflenet_v2_x0_5".into()),
         provenance: None,
+        non_taxa: Vec::new(),
     };
     taxa_core::bundle::write_bundle(path, model, &metadata).unwrap();
 }

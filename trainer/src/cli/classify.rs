@@ -156,6 +156,9 @@ pub fn print_classification(c: &Classification) {
         let common = p.taxonomy.common_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
         println!("  {:>6.2}%  {}{}", p.score * 100.0, p.label, common);
     }
+    if let Some(best) = c.predictions.first().filter(|p| !p.is_taxon) {
+        println!("  no species recognised (the best answer is `{}`, not a taxon)", best.label);
+    }
     match &c.rollup {
         Some(taxon) => println!("  roll-up: {} {} ({:.2})", taxon.rank, taxon.name, taxon.score),
         None => println!("  roll-up: no taxon reaches the threshold"),

@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod classify;
+pub mod import;
 pub mod inspect;
 pub mod synth;
 taxa_trainer::train_modules!(demo, demo_real, devices, experiment, export, train, train_bench);

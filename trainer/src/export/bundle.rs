@@ -44,6 +44,7 @@ impl<'a> NetworkBundle<'a> {
             output: OutputKind::Logits,
             architecture: Some(net.spec().arch.clone()),
             provenance: None,
+            non_taxa: Vec::new(),
         };
         NetworkBundle { net, options: ExportOptions::default(), metadata }
     }

@@ -6,9 +6,11 @@ public final class Prediction {
     public final String label;
     public final float score;
     public final String kingdom, phylum, className, order, family, genus, species, commonName;
+    /** False for a class that is not a taxon (iNaturalist's {@code background}): as the best prediction, "no species recognised". */
+    public final boolean isTaxon;
 
     Prediction(int classIndex, String label, float score, String kingdom, String phylum, String className,
-               String order, String family, String genus, String species, String commonName) {
+               String order, String family, String genus, String species, String commonName, boolean isTaxon) {
         this.classIndex = classIndex;
         this.label = label;
         this.score = score;
@@ -20,6 +22,7 @@ public final class Prediction {
         this.genus = genus;
         this.species = species;
         this.commonName = commonName;
+        this.isTaxon = isTaxon;
     }
 
     @Override public String toString() {
