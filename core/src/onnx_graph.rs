@@ -159,6 +159,18 @@ fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
     }
 }
 
+/// A float32 initializer's values, from raw or typed storage; `None` for
+/// another type or external data.
+pub fn float_values(tensor: &TensorProto) -> Option<Vec<f32>> {
+    if tensor.data_type != DataType::Float as i32 || tensor.data_location == Some(1) {
+        return None;
+    }
+    if !tensor.raw_data.is_empty() {
+        return Some(tensor.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect());
+    }
+    Some(tensor.float_data.clone())
+}
+
 pub fn attr_int(name: &str, value: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: value, ..Default::default() }
 }

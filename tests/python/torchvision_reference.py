@@ -16,6 +16,7 @@ ARCHS = [
     "alexnet", "densenet121", "densenet161", "densenet169", "densenet201",
     "squeezenet1_0", "squeezenet1_1", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
     "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "resnext50_32x4d", "resnext101_32x8d",
+    "mobilenet_v2",
 ]
 
 

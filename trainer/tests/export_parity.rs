@@ -69,6 +69,8 @@ fn families_agree_in_tract_and_onnxruntime_at_batch_1_and_4() {
         ("shufflenet_v2_x1_0", true),
         ("shufflenet_v2_x1_0", false),
         ("resnext50_32x4d", true),
+        ("mobilenet_v2", true),
+        ("mobilenet_v2_tf", false),
     ];
     for (i, (arch, fold)) in cases.iter().enumerate() {
         let vs = VarStore::new(Device::Cpu);

@@ -28,13 +28,19 @@ pub struct TrainArgs {
     pub folder: Option<PathBuf>,
     /// Architecture, by torchvision's name: alexnet, densenet121/161/169/201,
     /// squeezenet1_0/1_1, shufflenet_v2_x0_5/x1_0/x1_5/x2_0, resnext50_32x4d,
-    /// resnext101_32x8d, efficientnet_lite0/1/2.
+    /// resnext101_32x8d, mobilenet_v2, efficientnet_lite0/1/2; mobilenet_v2_tf
+    /// is MobileNetV2 with TensorFlow's padding, chosen by itself for weights
+    /// trained in TensorFlow (a .tflite, or a bundle `taxa import` made of one).
     #[arg(long, default_value_t = TrainConfig::default().arch)]
     pub arch: String,
     /// How the network starts and what trains (finetune and frozen need --weights).
     #[arg(long, value_enum, default_value_t = TrainConfig::default().mode)]
     pub mode: Mode,
-    /// Pretrained weights (torchvision names, .safetensors/.pth) or a taxa checkpoint.
+    /// Pretrained weights: torchvision names (.safetensors/.pth), a taxa
+    /// checkpoint, or a trained model by its layers: a taxa bundle (.onnx,
+    /// e.g. an iNaturalist model `taxa import` made) or a .tflite. A model's
+    /// BatchNorm is folded into its convolutions, so it starts as the
+    /// identity and keeps its statistics while training.
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Passes over the training images (also the cosine schedule's period).
@@ -151,9 +157,13 @@ impl TrainArgs {
             (None, Some(root)) => DataSource::Folder { root: root.clone() },
             (None, None) => anyhow::bail!("give --inat DIR or --folder DIR"),
         };
+        let arch = taxa_trainer::weights::arch_for_weights(&self.arch, self.weights.as_deref());
+        if arch != self.arch {
+            eprintln!("note: {} was trained in TensorFlow; training {arch} (TensorFlow's padding, (pixel − 128) / 128 over the whole photo)", self.weights.as_ref().expect("checked").display());
+        }
         Ok(TrainConfig {
             data,
-            arch: self.arch.clone(),
+            arch: arch.clone(),
             mode: self.mode,
             weights: self.weights.clone(),
             epochs: self.epochs,
@@ -166,7 +176,7 @@ impl TrainArgs {
             step_epochs: self.step_epochs,
             gamma: self.gamma,
             label_smoothing: self.label_smoothing,
-            input_size: self.input_size.unwrap_or_else(|| default_input_size(&self.arch)),
+            input_size: self.input_size.unwrap_or_else(|| default_input_size(&arch)),
             augment: !self.no_augment,
             augment_on: self.augment_on,
             cache_features: !self.no_feature_cache,
@@ -182,9 +192,9 @@ impl TrainArgs {
 }
 
 /// Training's default input: small for the zoo's synthetic-data runs, the
-/// native resolution for EfficientNet-Lite.
+/// native resolution for EfficientNet-Lite and TensorFlow's MobileNetV2.
 pub fn default_input_size(arch: &str) -> u32 {
-    if arch.starts_with("efficientnet_lite") { taxa_trainer::models::native_input_size(arch) } else { TrainConfig::default().input_size }
+    if arch.starts_with("efficientnet_lite") || arch == "mobilenet_v2_tf" { taxa_trainer::models::native_input_size(arch) } else { TrainConfig::default().input_size }
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {

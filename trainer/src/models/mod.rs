@@ -7,6 +7,7 @@ mod alexnet;
 mod builder;
 mod densenet;
 mod efficientnet_lite;
+mod mobilenet_v2;
 #[cfg(feature = "train")]
 mod network;
 mod resnext;
@@ -19,6 +20,7 @@ pub use alexnet::alexnet;
 pub use builder::{Conv2dConfig, SpecBuilder};
 pub use densenet::{densenet121, densenet161, densenet169, densenet201};
 pub use efficientnet_lite::{efficientnet_lite0, efficientnet_lite1, efficientnet_lite2};
+pub use mobilenet_v2::{mobilenet_v2, mobilenet_v2_tf, tf_contract as mobilenet_v2_tf_contract};
 #[cfg(feature = "train")]
 pub use network::{Network, channels_last};
 pub use resnext::{resnext50_32x4d, resnext101_32x8d};
@@ -199,6 +201,8 @@ mod tests {
         assert_eq!(count("shufflenet_v2_x1_0"), 2_278_604);
         assert_eq!(count("densenet121"), 7_978_856);
         assert_eq!(count("resnext50_32x4d"), 25_028_904);
+        assert_eq!(count("mobilenet_v2"), 3_504_872);
+        assert_eq!(count("mobilenet_v2_tf"), 3_504_872);
         // sum(p.numel() for p in model.parameters()) of efficientnet-lite-pytorch 0.1.0's models.
         assert_eq!(count("efficientnet_lite0"), 4_652_008);
         assert_eq!(count("efficientnet_lite1"), 5_416_680);

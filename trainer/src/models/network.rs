@@ -15,6 +15,8 @@ pub struct Network {
     last_use: Vec<usize>,
     /// Shallow clones of the var-store tensors, by state-dict key.
     params: HashMap<String, Tensor>,
+    /// BatchNorm normalises with its running statistics in training too.
+    batch_norm_frozen: bool,
 }
 
 impl Network {
@@ -39,7 +41,7 @@ impl Network {
                 last_use[input] = last_use[input].max(i);
             }
         }
-        Network { spec, last_use, params }
+        Network { spec, last_use, params, batch_norm_frozen: false }
     }
 
     pub fn spec(&self) -> &NetSpec {
@@ -59,6 +61,14 @@ impl Network {
             self.spec.parameters().into_iter().find(|p| p.kind != ParamKind::Counter && self.params[&p.name].isfinite().all().to_kind(Kind::Int64).int64_value(&[]) == 0)
         })
         .map(|p| self.params.get_key_value(&p.name).expect("created in new").0.as_str())
+    }
+
+    /// Keeps BatchNorm on its running statistics while training (its scale
+    /// and shift still train), as for weights whose BatchNorm was folded
+    /// into the convolutions: their statistics are the identity, and batch
+    /// statistics would renormalise features the network never saw normalised.
+    pub fn set_batch_norm_frozen(&mut self, frozen: bool) {
+        self.batch_norm_frozen = frozen;
     }
 
     /// Trains only the head (frozen backbone) or everything.
@@ -140,6 +150,7 @@ impl Network {
                     x(0).conv2d(self.p(module, "weight"), b, [*stride, *stride], [*padding, *padding], [1, 1], *groups)
                 }
                 Op::BatchNorm2d { module, eps, momentum, .. } => {
+                    let train = train && !self.batch_norm_frozen;
                     if train {
                         tch::no_grad(|| {
                             let _ = self.p(module, "num_batches_tracked").shallow_clone().g_add_scalar_(1);

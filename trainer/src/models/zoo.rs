@@ -32,8 +32,10 @@ const fn lite(name: &'static str, build: fn(i64) -> NetSpec, variant: usize) -> 
 
 /// Every architecture taxa builds. torchvision's take the ImageNet recipe
 /// (shorter side to size × 256/224, centre crop, bilinear, torchvision's
-/// mean and std); the Lite family takes `(pixel − 127) / 128`.
-pub const ARCHITECTURES: [Architecture; 16] = [
+/// mean and std); the Lite family takes `(pixel − 127) / 128`;
+/// `mobilenet_v2_tf` (TensorFlow's padding, for TensorFlow-trained weights)
+/// the whole photo and `(pixel − 128) / 128`.
+pub const ARCHITECTURES: [Architecture; 18] = [
     imagenet("alexnet", alexnet),
     imagenet("densenet121", densenet121),
     imagenet("densenet161", densenet161),
@@ -47,6 +49,8 @@ pub const ARCHITECTURES: [Architecture; 16] = [
     imagenet("shufflenet_v2_x2_0", shufflenet_v2_x2_0),
     imagenet("resnext50_32x4d", resnext50_32x4d),
     imagenet("resnext101_32x8d", resnext101_32x8d),
+    imagenet("mobilenet_v2", mobilenet_v2),
+    Architecture { name: "mobilenet_v2_tf", build: mobilenet_v2_tf, native_input_size: 224, contract: mobilenet_v2_tf_contract },
     lite("efficientnet_lite0", efficientnet_lite0, 0),
     lite("efficientnet_lite1", efficientnet_lite1, 1),
     lite("efficientnet_lite2", efficientnet_lite2, 2),

@@ -22,7 +22,7 @@ use super::{Mode, Optimizer, TrainConfig};
 use crate::checkpoint::{CheckpointInfo, read_checkpoint_info, save_checkpoint};
 use crate::data::ImageCache;
 use crate::models::{Network, spec_for};
-use crate::weights::{HeadOutcome, load_state_dict, read_state_dict};
+use crate::weights::{HeadOutcome, is_model_file, load_state_dict, read_state_dict, read_weights_for};
 
 /// Trains `config` in `run_dir` from `state` (a resume) or from scratch.
 pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, progress: bool) -> anyhow::Result<RunSummary> {
@@ -174,10 +174,15 @@ fn build_network(config: &TrainConfig, classes: i64, vs: &VarStore) -> anyhow::R
     let spec = spec_for(&config.arch, classes).expect("validated");
     let net = Network::new(&vs.root(), spec);
     if let Some(weights) = &config.weights {
-        let tensors = read_state_dict(weights)?;
+        let tensors = read_weights_for(weights, net.spec())?;
         if let HeadOutcome::Replaced { file_classes } = load_state_dict(&net, tensors, weights, true)? {
             eprintln!("note: {} has a {file_classes}-class head; training a fresh {classes}-class head", weights.display());
         }
+    }
+    let mut net = net;
+    if config.weights.as_deref().is_some_and(is_model_file) {
+        // Folded BatchNorm: identity statistics, kept (see Network::set_batch_norm_frozen).
+        net.set_batch_norm_frozen(true);
     }
     Ok(net)
 }
