@@ -63,45 +63,64 @@ fn frozen_imagenet_features_beat_scratch_on_real_photos() {
 }
 
 #[test]
-fn the_demo_runs_on_real_photos() {
+fn the_demo_names_species_in_real_photos_and_runs_the_transfer() {
     let data = real_data();
     let dir = temp_dir();
     let weights = shipped_weights("efficientnet_lite0");
+    let inat = std::env::var_os("TAXA_INAT_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| common::lite::repo().join(".cache/inat-models"));
     // One epoch: the chain, not the figures (the test above checks those).
     let report = taxa_json(&[
-        "demo", "--out", path_str(dir.path()), "--weights", path_str(&weights), "--real-data", path_str(data.root()), "--epochs", "1", "--json",
+        "demo", "--out", path_str(dir.path()), "--inat-models", path_str(&inat), "--weights", path_str(&weights), "--real-data", path_str(data.root()),
+        "--epochs", "1", "--json",
     ]);
     assert_eq!(report["input"], "real", "{report}");
-    let photos = report["photos"].as_array().unwrap();
-    assert_eq!(photos.len(), 6);
-    let top1: Vec<(&str, &str)> = photos
-        .iter()
-        .map(|p| (p["image"].as_str().unwrap(), p["predictions"][0]["label"].as_str().unwrap()))
-        .collect();
-    // ImageNet's names for what the photos show.
-    for (file, label) in [("otter.png", "otter"), ("european-bear.png", "brown bear"), ("bison.png", "bison"), ("tucan.png", "toucan"), ("pink_flamingo.png", "flamingo")] {
-        let (_, got) = top1.iter().find(|(image, _)| image.ends_with(file)).unwrap_or_else(|| panic!("{file} not shown: {top1:?}"));
-        assert_eq!(*got, label, "{file}");
+    let species = &report["species"];
+    assert_eq!(species["license"], "Apache-2.0");
+    let photos = species["photos"].as_array().unwrap();
+    // Real species for the real photos, each by the model of its kind; the cat is no bird.
+    for (file, model, label, recognised) in [
+        ("owl.jpg", "bird", "Athene cunicularia", true),
+        ("bird.bmp", "bird", "Poecile atricapillus", true),
+        ("parrot.jpg", "bird", "Ara macao", true),
+        ("dragonfly.bmp", "insect", "Micrathyria hagenii", true),
+        ("cat_720p.jpg", "bird", "background", false),
+    ] {
+        let photo = photos.iter().find(|p| p["image"].as_str().unwrap().ends_with(file)).unwrap_or_else(|| panic!("{file} not shown: {species}"));
+        assert_eq!((photo["model"].as_str(), photo["predictions"][0]["label"].as_str()), (Some(model), Some(label)), "{file}");
+        assert_eq!(photo["species_recognised"], recognised, "{file}");
+        if recognised {
+            assert!(photo["predictions"][0]["taxonomy"]["common_name"].is_string(), "{file}: {photo}");
+        }
     }
-    for p in photos {
-        assert_eq!(p["predictions"].as_array().unwrap().len(), 5);
-    }
+    let chickadee = photos.iter().find(|p| p["image"].as_str().unwrap().ends_with("bird.bmp")).unwrap();
+    assert_eq!((chickadee["rollup"]["rank"].as_str(), chickadee["rollup"]["name"].as_str()), (Some("genus"), Some("Poecile")));
+    assert!(Path::new(species["bird_bundle"].as_str().unwrap()).is_file());
     let transfer = &report["transfer"];
     for key in ["frozen_val_top1_error", "scratch_val_top1_error"] {
         assert!((0.0..=1.0).contains(&transfer[key].as_f64().unwrap()), "{transfer}");
     }
-    assert!(Path::new(report["imagenet_bundle"].as_str().unwrap()).is_file());
 
-    // Without the data, the demo says so and falls back to the synthetic guide.
+    // What cannot be had is said and left out: no models, the transfer still runs.
     let empty = temp_dir();
     let out = Command::new(env!("CARGO_BIN_EXE_taxa"))
-        .args(["demo", "--out", path_str(&dir.path().join("fallback")), "--weights", path_str(&weights), "--real-data", path_str(empty.path())])
+        .args(["demo", "--out", path_str(&dir.path().join("no-models")), "--inat-models", path_str(empty.path())])
+        .args(["--weights", path_str(&weights), "--real-data", path_str(data.root()), "--epochs", "1", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetch-inat-models.sh"));
+    let partial: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(partial["species"]["skipped"].is_string() && partial["transfer"]["frozen_val_top1_error"].is_f64(), "{partial}");
+
+    // With nothing real at all, the demo says so and falls back to the synthetic guide.
+    let out = Command::new(env!("CARGO_BIN_EXE_taxa"))
+        .args(["demo", "--out", path_str(&dir.path().join("fallback")), "--inat-models", path_str(empty.path()), "--weights", path_str(&weights), "--real-data", path_str(empty.path())])
         .args(["--species", "4", "--epochs", "1", "--show", "1", "--json"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("synthetic field guide") && stderr.contains("fetch-real-data.sh"), "{stderr}");
+    assert!(stderr.contains("synthetic field guide") && stderr.contains("fetch-real-data.sh") && stderr.contains("fetch-inat-models.sh"), "{stderr}");
     let fallback: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(fallback["input"], "synthetic");
 }

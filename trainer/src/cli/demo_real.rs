@@ -1,19 +1,18 @@
-//! `taxa demo` on real input: EfficientNet-Lite0's ImageNet weights exported
-//! as a bundle, real photos identified with it on the device path, and the
-//! study's transfer claim on real photos: frozen ImageNet features against
-//! training from scratch, same data, same epochs.
+//! `taxa demo` on real input: iNaturalist's bird and insect classifiers
+//! imported with `taxa import` and real photos named to species on the device
+//! path; then the study's transfer claim on real photos: frozen ImageNet
+//! features (EfficientNet-Lite0) against training from scratch, same data,
+//! same epochs.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::json;
-use taxa_core::{Classifier, ClassifyOptions, Provenance};
-use taxa_trainer::export::NetworkBundle;
-use taxa_trainer::models::{Network, native_input_size, preprocess_contract, spec_for};
+use taxa_core::{Classification, Classifier, ClassifyOptions};
+use taxa_trainer::import::{ImportOptions, import_file};
 use taxa_trainer::real_data::{COARSE_CLASSES, RealData};
 use taxa_trainer::train::{DataSource, Mode, RunSummary, TrainConfig, train};
-use taxa_trainer::weights::{HeadOutcome, load_state_dict, read_state_dict};
 
 use super::demo::DemoArgs;
 
@@ -23,52 +22,124 @@ const EPOCHS: usize = 4;
 /// training from scratch on a CPU costs about four times as much there
 /// (depthwise convolutions' backward pass is slow in libtorch, as in PyTorch).
 pub const TRANSFER_INPUT: u32 = 128;
-/// Photo stamps shown besides darknet's eagle: animals of classes ImageNet
-/// has, of different kinds. Chosen for variety, not for the scores.
-const SHOWN: [&str; 5] = ["otter", "european-bear", "tucan", "pink_flamingo", "bison"];
 
-pub fn run(args: &DemoArgs, weights: &Path, data: &RealData) -> anyhow::Result<ExitCode> {
+/// The iNaturalist models, where they come from, and their licence.
+const BIRD_MODEL: &str = "mobilenet_v2_1.0_224_inat_bird_quant.tflite";
+const INSECT_MODEL: &str = "mobilenet_v2_1.0_224_inat_insect_quant.tflite";
+const INAT_SOURCE: &str = "Coral test data (github.com/google-coral/test_data), MobileNetV2 trained on iNaturalist 2017";
+const INAT_LICENSE: &str = "Apache-2.0";
+/// Each photo with the model of its kind: (photo, model file, short model name).
+const PHOTOS: [(&str, &str, &str); 5] = [
+    ("owl.jpg", BIRD_MODEL, "bird"),
+    ("bird.bmp", BIRD_MODEL, "bird"),
+    ("parrot.jpg", BIRD_MODEL, "bird"),
+    ("dragonfly.bmp", INSECT_MODEL, "insect"),
+    ("cat_720p.jpg", BIRD_MODEL, "bird"),
+];
+
+/// `$TAXA_INAT_MODELS_DIR`, else `.cache/inat-models` (scripts/fetch-inat-models.sh's).
+pub fn default_inat_dir() -> PathBuf {
+    std::env::var_os("TAXA_INAT_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".cache/inat-models"))
+}
+
+/// The folder, when it holds both models and every photo; else why not.
+pub fn inat_models(dir: &Path) -> Result<PathBuf, String> {
+    let missing: Vec<&str> = [BIRD_MODEL, INSECT_MODEL].into_iter().chain(PHOTOS.map(|p| p.0)).filter(|f| !dir.join(f).is_file()).collect();
+    match missing.first() {
+        None => Ok(dir.to_path_buf()),
+        Some(first) => Err(format!("{} lacks {first} (scripts/fetch-inat-models.sh fetches the iNaturalist models)", dir.display())),
+    }
+}
+
+struct Identified {
+    photo: PathBuf,
+    model: &'static str,
+    result: Classification,
+}
+
+pub fn run(args: &DemoArgs, species: Result<PathBuf, String>, transfer: Result<(PathBuf, RealData), String>) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut report = json!({"input": "real"});
+    match species {
+        Ok(dir) => {
+            let (bundles, identified) = identify_species(args, &dir)?;
+            report["species"] = json!({
+                "source": INAT_SOURCE, "license": INAT_LICENSE,
+                "bird_bundle": bundles[0], "insect_bundle": bundles[1],
+                "photos": identified.iter().map(|i| json!({
+                    "image": i.photo, "model": i.model, "predictions": i.result.predictions, "rollup": i.result.rollup,
+                    "species_recognised": i.result.predictions.first().is_some_and(|p| p.is_taxon),
+                })).collect::<Vec<_>>(),
+            });
+        }
+        Err(reason) => {
+            eprintln!("note: no species identification: {reason}");
+            report["species"] = json!({"skipped": reason});
+        }
+    }
+    match transfer {
+        Ok((weights, data)) => {
+            report["transfer"] = run_transfer(args, &weights, &data)?;
+        }
+        Err(reason) => {
+            eprintln!("note: no transfer run on real photos: {reason} (scripts/demo.sh fetches the photos and weights)");
+            report["transfer"] = json!({"skipped": reason});
+        }
+    }
+    if args.json {
+        super::print_json(&report)?;
+    } else if let Some(bird) = report["species"]["bird_bundle"].as_str() {
+        println!("\nclassify your own: taxa classify --model {bird} PHOTO.jpg");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Imports both models and names each photo with the model of its kind.
+fn identify_species(args: &DemoArgs, dir: &Path) -> anyhow::Result<([PathBuf; 2], Vec<Identified>)> {
+    let text = !args.json;
+    let options = ImportOptions { source: Some(INAT_SOURCE.into()), license: Some(INAT_LICENSE.into()), ..Default::default() };
+    let bundles = [args.out.join("inat_bird.onnx"), args.out.join("inat_insect.onnx")];
+    for (model, bundle) in [BIRD_MODEL, INSECT_MODEL].iter().zip(&bundles) {
+        import_file(&dir.join(model), &options)
+            .and_then(|imported| imported.write(bundle))
+            .with_context(|| format!("importing {}", dir.join(model).display()))?;
+    }
+    let classifiers = [Classifier::load(&bundles[0])?, Classifier::load(&bundles[1])?];
+    if text {
+        println!("1. import:   iNaturalist's bird (964 species) and insect (1,021 species) MobileNetV2s, quantised TFLite");
+        println!("             ({INAT_SOURCE}; {INAT_LICENSE}) → {}, {}", bundles[0].display(), bundles[1].display());
+        println!("2. identify: real photos on the device path (decode, preprocess, tract). A model only knows its own");
+        println!("             domain (the insect model calls the cat a Common Buckeye), so each photo goes to the model of its kind.");
+    }
+    let options = ClassifyOptions { top_k: 3, ..Default::default() };
+    let mut identified = Vec::new();
+    for (photo, model, name) in PHOTOS {
+        let classifier = &classifiers[if model == BIRD_MODEL { 0 } else { 1 }];
+        let path = dir.join(photo);
+        let result = classifier.classify_file(&path, &options).with_context(|| format!("classifying {}", path.display()))?;
+        if text {
+            println!("\n{}  ({name} model)", path.display());
+            super::classify::print_classification(&result);
+        }
+        identified.push(Identified { photo: path, model: name, result });
+    }
+    Ok((bundles, identified))
+}
+
+/// Frozen transfer against scratch, at the same budget.
+fn run_transfer(args: &DemoArgs, weights: &Path, data: &RealData) -> anyhow::Result<serde_json::Value> {
     let epochs = args.epochs.unwrap_or(EPOCHS);
     let text = !args.json;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-
-    // 1. The ImageNet weights as a bundle, with ImageNet's class names.
-    let labels = data.imagenet_labels()?;
-    let imagenet = args.out.join("efficientnet_lite0-imagenet.onnx");
-    export_imagenet(weights, labels, &imagenet)?;
-    if text {
-        println!("1. export:   {ARCH} ImageNet weights ({}) → {}", weights.display(), imagenet.display());
-    }
-
-    // 2. Real photos through taxa-core: decode, preprocess, tract, top-5.
     let photos_dir = args.out.join("tuxpaint");
     let photos = data.write_coarse_dataset(&photos_dir, &COARSE_CLASSES)?;
-    let mut shown: Vec<PathBuf> = data.darknet_photos().into_iter().filter(|(n, _)| n == "eagle").map(|(_, p)| p).collect();
-    for stamp in data.photo_stamps().into_iter().filter(|s| SHOWN.contains(&s.name.as_str())) {
-        shown.push(photos_dir.join(&stamp.class).join(format!("{}.png", stamp.name)));
-    }
-    let classifier = Classifier::load(&imagenet)?;
-    let mut identified = Vec::new();
-    for photo in &shown {
-        let result = classifier.classify_file(photo, &ClassifyOptions::default()).with_context(|| format!("classifying {}", photo.display()))?;
-        identified.push((photo.clone(), result));
-    }
     if text {
-        println!("2. identify: {} real photos with the exported bundle (top-5 of ImageNet's 1,000 classes)", shown.len());
-        for (photo, result) in &identified {
-            println!("\n{}", photo.display());
-            for p in &result.predictions {
-                println!("  {:>6.2}%  {}", p.score * 100.0, p.label);
-            }
-        }
         println!(
-            "\n3. transfer: {ARCH} on {photos} Tux Paint photos in {} coarse classes ({}), {epochs} epochs each at {TRANSFER_INPUT}×{TRANSFER_INPUT},\n   frozen ImageNet backbone vs the same network from scratch",
+            "\n3. transfer: {ARCH} on {photos} Tux Paint photos in {} coarse classes ({}), {epochs} epochs each at {TRANSFER_INPUT}×{TRANSFER_INPUT},\n   frozen ImageNet backbone ({}) vs the same network from scratch",
             COARSE_CLASSES.len(),
-            COARSE_CLASSES.join(", ")
+            COARSE_CLASSES.join(", "),
+            weights.display()
         );
     }
-
-    // 3. Frozen transfer against scratch, at the same budget.
     let mut runs = Vec::new();
     for mode in [Mode::Frozen, Mode::Scratch] {
         let run_dir = args.out.join(match mode {
@@ -85,27 +156,18 @@ pub fn run(args: &DemoArgs, weights: &Path, data: &RealData) -> anyhow::Result<E
     }
     let error = |s: &RunSummary| s.history.last().map(|m| m.val_top1_error).unwrap_or(f64::NAN);
     let (frozen, scratch) = (&runs[0].1, &runs[1].1);
-
-    if args.json {
-        super::print_json(&json!({
-            "input": "real",
-            "imagenet_bundle": imagenet,
-            "photos": identified.iter().map(|(f, r)| json!({"image": f, "predictions": r.predictions})).collect::<Vec<_>>(),
-            "transfer": {
-                "arch": ARCH, "epochs": epochs, "classes": COARSE_CLASSES, "photos": photos,
-                "train_images": frozen.train_images, "val_images": frozen.val_images,
-                "frozen_val_top1_error": error(frozen), "scratch_val_top1_error": error(scratch),
-                "frozen_bundle": frozen.best_bundle, "scratch_bundle": scratch.best_bundle,
-            },
-        }))?;
-        return Ok(ExitCode::SUCCESS);
+    if text {
+        println!("\nvalidation top-1 error on {} held-out photos ({} classes, chance {:.2}):", frozen.val_images, frozen.classes, 1.0 - 1.0 / frozen.classes as f64);
+        println!("  frozen from ImageNet  {:.3}", error(frozen));
+        println!("  from scratch          {:.3}", error(scratch));
+        println!("bundle: {}", frozen.best_bundle.display());
     }
-    println!("\nvalidation top-1 error on {} held-out photos ({} classes, chance {:.2}):", frozen.val_images, frozen.classes, 1.0 - 1.0 / frozen.classes as f64);
-    println!("  frozen from ImageNet  {:.3}", error(frozen));
-    println!("  from scratch          {:.3}", error(scratch));
-    println!("\nbundles: {} (ImageNet), {} (coarse classes)", imagenet.display(), frozen.best_bundle.display());
-    println!("classify your own: taxa classify --model {} PHOTO.jpg", imagenet.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(json!({
+        "arch": ARCH, "epochs": epochs, "classes": COARSE_CLASSES, "photos": photos,
+        "train_images": frozen.train_images, "val_images": frozen.val_images,
+        "frozen_val_top1_error": error(frozen), "scratch_val_top1_error": error(scratch),
+        "frozen_bundle": frozen.best_bundle, "scratch_bundle": scratch.best_bundle,
+    }))
 }
 
 /// The demo's transfer run: one configuration for all three modes, so they
@@ -124,17 +186,4 @@ pub fn transfer_config(folder: &Path, mode: Mode, weights: Option<PathBuf>, epoc
         cache_dir: cache_dir.to_path_buf(),
         ..Default::default()
     }
-}
-
-/// Writes the weights as a 1,000-class bundle with Lite0's own contract.
-fn export_imagenet(weights: &Path, labels: Vec<String>, out: &Path) -> anyhow::Result<()> {
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let net = Network::new(&vs.root(), spec_for(ARCH, labels.len() as i64).context("Lite0 is built in")?);
-    let outcome = load_state_dict(&net, read_state_dict(weights)?, weights, false)?;
-    anyhow::ensure!(outcome == HeadOutcome::Loaded, "{} has no ImageNet head", weights.display());
-    let contract = preprocess_contract(ARCH, native_input_size(ARCH));
-    let mut provenance = Provenance { dataset: Some("ImageNet-1k (ILSVRC 2012)".into()), ..Default::default() };
-    provenance.extra.insert("weights".into(), weights.display().to_string());
-    NetworkBundle::new(&net, contract, labels).provenance(provenance).write(out)?;
-    Ok(())
 }
