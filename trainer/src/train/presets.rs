@@ -21,7 +21,8 @@ pub(super) struct Splits {
 /// Loads, prunes and splits the dataset and caches both splits: validation
 /// under the architecture's contract (what the device runs), training under
 /// the centre square at the resize size when it is augmented (random crops
-/// are taken from it), else under the same contract.
+/// are taken from it), else under the same contract; a stretching contract
+/// is cached as it is for both.
 pub(super) fn load_data(config: &TrainConfig, progress: bool, stages: &mut Stages) -> anyhow::Result<Splits> {
     let started = stages.start();
     let raw = config.data.load()?;
@@ -29,10 +30,13 @@ pub(super) fn load_data(config: &TrainConfig, progress: bool, stages: &mut Stage
     stages.finish("load", images, started);
     let prepared = stages.time("prepare", images, || prepare(raw, config.min_images_per_class, config.val_fraction, config.seed))?;
     let eval = config.contract();
-    let Resize::ShorterSide { size } = eval.resize else { unreachable!("imagenet contract") };
-    let mut square = eval.clone();
-    square.crop = Crop::Center { width: size, height: size };
-    let train_contract = if config.augment && !(config.mode == Mode::Frozen && config.cache_features) { square } else { eval.clone() };
+    let augmented = config.augment && !(config.mode == Mode::Frozen && config.cache_features);
+    let train_contract = match eval.resize {
+        Resize::ShorterSide { size } if augmented => PreprocessContract { crop: Crop::Center { width: size, height: size }, ..eval.clone() },
+        // A contract that stretches the whole photo (TensorFlow's models') is
+        // cached as the device sees it; random crops are taken from that.
+        _ => eval.clone(),
+    };
     let started = stages.start();
     let train_cache = build_cache(&prepared.train, &train_contract, &config.cache_dir, "training images", progress, config.allow_truncated)?;
     let val_cache = build_cache(&prepared.val, &eval, &config.cache_dir, "validation images", progress, config.allow_truncated)?;
