@@ -52,7 +52,7 @@ impl From<TaxaError> for TaxaFfiError {
 /// Runs `f`, turning a panic into `Internal` so no foreign caller ever sees one.
 fn guarded<T>(f: impl FnOnce() -> Result<T, TaxaFfiError>) -> Result<T, TaxaFfiError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        Err(TaxaFfiError::Internal { message: format!("internal error: {}", taxa_core::classifier::panic_message(panic.as_ref())) })
+        Err(TaxaFfiError::Internal { message: format!("internal error: {}", taxa_core::panic::panic_message(panic.as_ref())) })
     })
 }
 

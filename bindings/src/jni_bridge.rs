@@ -107,7 +107,7 @@ impl<T: Default> ErrorPolicy<T, BridgeError> for ThrowTaxaException {
         if env.exception_check() {
             env.exception_clear();
         }
-        let message = format!("internal error: {}", taxa_core::classifier::panic_message(payload.as_ref()));
+        let message = format!("internal error: {}", taxa_core::panic::panic_message(payload.as_ref()));
         throw_taxa(env, jni_str!("INTERNAL"), &message)?;
         Ok(T::default())
     }

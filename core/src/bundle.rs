@@ -151,16 +151,7 @@ impl Taxonomy {
     }
 }
 
-/// What the model's first output holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputKind {
-    /// Unnormalised scores; core applies softmax.
-    #[default]
-    Logits,
-    /// Already a probability distribution.
-    Probabilities,
-}
+pub use crate::output::OutputKind;
 
 /// Where a model came from and how good it was on its validation split.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

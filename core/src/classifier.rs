@@ -11,7 +11,9 @@ use tract_onnx::prelude::*;
 
 use crate::bundle::{self, BundleMetadata, OutputKind};
 use crate::classify::{Classification, ClassifyOptions, classification_from_probabilities, softmax};
+#[cfg(feature = "decode")]
 use crate::decode::{DecodeLimits, DecodeOptions, SizedImage, decode_image_sized};
+use crate::panic::panic_message;
 use crate::error::{Result, TaxaError};
 use crate::graph_rewrite;
 use crate::model_graph::{self, ElementType};
@@ -29,6 +31,7 @@ pub struct Classifier {
     input_shape: [usize; 4],
     input_type: ElementType,
     tree: TaxonTree,
+    #[cfg(feature = "decode")]
     limits: DecodeLimits,
 }
 
@@ -137,15 +140,25 @@ impl Classifier {
             return Err(TaxaError::LabelCountMismatch { outputs, labels: metadata.labels.len() });
         }
         let tree = TaxonTree::from_metadata(&metadata);
-        Ok(Classifier { plan, metadata, input_shape, input_type, tree, limits: DecodeLimits::default() })
+        Ok(Classifier {
+            plan,
+            metadata,
+            input_shape,
+            input_type,
+            tree,
+            #[cfg(feature = "decode")]
+            limits: DecodeLimits::default(),
+        })
     }
 
+    #[cfg(feature = "decode")]
     /// Replaces the default decode limits.
     pub fn with_decode_limits(mut self, limits: DecodeLimits) -> Self {
         self.limits = limits;
         self
     }
 
+    #[cfg(feature = "decode")]
     /// The limits encoded images are decoded under ([`classify_bytes`](Self::classify_bytes),
     /// [`classify_file`](Self::classify_file), [`decode_for_input`](Self::decode_for_input)):
     /// [`DecodeLimits::default`] unless set by [`with_decode_limits`](Self::with_decode_limits).
@@ -168,6 +181,7 @@ impl Classifier {
         self.input_shape
     }
 
+    #[cfg(feature = "decode")]
     /// Classifies encoded image bytes (JPEG, PNG, WebP; GIF, BMP, TIFF unless
     /// built without them, see [`crate::decode::SUPPORTED_FORMATS`]).
     /// The EXIF orientation is applied; alpha is dropped.
@@ -186,6 +200,7 @@ impl Classifier {
         Ok(result)
     }
 
+    #[cfg(feature = "decode")]
     /// Decodes encoded image bytes at the size this model's contract needs
     /// (a large JPEG is decoded reduced: [`decode_image_sized`]), with this
     /// classifier's limits. Errors are those of [`crate::decode_image`].
@@ -193,6 +208,7 @@ impl Classifier {
         decode_image_sized(bytes, &DecodeOptions { limits: self.limits, allow_truncated }, &self.metadata.preprocess)
     }
 
+    #[cfg(feature = "decode")]
     /// The model input for an image from [`decode_for_input`](Self::decode_for_input):
     /// shaped, laid out and normalised as [`preprocess`](Self::preprocess)
     /// gives it (exactly its values when the image was decoded in full).
@@ -201,6 +217,7 @@ impl Classifier {
         image.preprocess(&self.metadata.preprocess)
     }
 
+    #[cfg(feature = "decode")]
     /// Classifies an image file. Errors: [`TaxaError::Io`] naming the path
     /// when it cannot be read, then those of [`classify_bytes`](Self::classify_bytes).
     pub fn classify_file(&self, path: impl AsRef<Path>, options: &ClassifyOptions) -> Result<Classification> {
@@ -359,14 +376,6 @@ fn guard<T>(what: &str, error: fn(String) -> TaxaError, f: impl FnOnce() -> T) -
     catch_unwind(AssertUnwindSafe(f)).map_err(|panic| error(format!("internal error while {what}: {}", panic_message(panic.as_ref()))))
 }
 
-/// The text of a caught panic, for error messages at FFI boundaries.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
 
 #[cfg(test)]
 mod tests {

@@ -17,8 +17,8 @@ pub enum TaxaError {
     #[error("image is empty (0 bytes)")]
     EmptyImage,
 
-    /// Not an image format this build decodes ([`crate::decode::SUPPORTED_FORMATS`]).
-    #[error("unrecognised image format (supported: {})", crate::decode::SUPPORTED_FORMATS.join(", "))]
+    /// Not an image format this build decodes ([`crate::formats::SUPPORTED_FORMATS`]).
+    #[error("unrecognised image format (supported: {})", crate::formats::SUPPORTED_FORMATS.join(", "))]
     UnsupportedImageFormat,
 
     /// Refused from the header, before any pixel is decoded. `width` and

@@ -21,12 +21,16 @@ pub mod bundle;
 pub mod camera;
 pub mod classifier;
 pub mod classify;
+#[cfg(feature = "decode")]
 pub mod decode;
 pub mod error;
+pub mod formats;
 pub mod graph_rewrite;
 pub mod labels;
 pub mod model_graph;
 pub mod onnx_graph;
+pub mod output;
+pub mod panic;
 pub mod pixels;
 pub mod preprocess;
 pub mod profile;
@@ -37,6 +41,7 @@ pub use camera::{Rotation, Yuv420Frame, YuvPlane, YuvRange};
 pub use bundle::{BundleMetadata, HigherRanks, OutputKind, Provenance, Rank, Taxonomy};
 pub use classifier::Classifier;
 pub use classify::{Classification, ClassifyOptions, Prediction};
+#[cfg(feature = "decode")]
 pub use decode::{DecodeLimits, DecodeOptions, DecodedImage, SizedImage, decode_image, decode_image_file, decode_image_sized, decode_image_with};
 pub use error::{Result, TaxaError};
 pub use pixels::{PixelBuffer, PixelFormat, PixelsRef};

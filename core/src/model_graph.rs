@@ -11,7 +11,7 @@ use tract_onnx::pb::{
     tensor_shape_proto::dimension, type_proto,
 };
 
-use crate::bundle::OutputKind;
+use crate::output::OutputKind;
 use crate::error::{Result, TaxaError};
 use crate::preprocess::{Layout, PreprocessContract};
 

@@ -111,7 +111,7 @@ pub fn decode_image_with(bytes: &[u8], options: &DecodeOptions) -> Result<Decode
         Err(TaxaError::ImageDecode(format!(
             "the {} decoder failed on this file (internal error: {})",
             format_name(format),
-            crate::classifier::panic_message(panic.as_ref())
+            crate::panic::panic_message(panic.as_ref())
         )))
     })
 }
@@ -217,20 +217,7 @@ fn orientation(decoder: &mut impl ImageDecoder) -> Orientation {
     }
 }
 
-/// The formats this build decodes. JPEG, PNG and WebP always; GIF, BMP and
-/// TIFF with taxa-core's features of those names (on by default, off in the
-/// phone libraries).
-pub const SUPPORTED_FORMATS: &[&str] = &[
-    "JPEG",
-    "PNG",
-    "WebP",
-    #[cfg(feature = "gif")]
-    "GIF",
-    #[cfg(feature = "bmp")]
-    "BMP",
-    #[cfg(feature = "tiff")]
-    "TIFF",
-];
+pub use crate::formats::SUPPORTED_FORMATS;
 
 fn built_in(format: ImageFormat) -> bool {
     matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)
