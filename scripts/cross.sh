@@ -4,7 +4,7 @@
 #   scripts/cross.sh setup             apt-get the cross toolchains and qemu, rustup the targets
 #   scripts/cross.sh arm64-test        taxa-core's test suite for aarch64-unknown-linux-gnu, run under qemu
 #   scripts/cross.sh arm64-parity      x86-64 vs arm64 probabilities: exported architectures on real photos
-#   scripts/cross.sh android [ABI..]   taxa-ffi's static library, `mobile` profile (default ABI: aarch64-linux-android;
+#   scripts/cross.sh android [ABI..]   taxa-ffi's static library, `mobile` profile or $TAXA_MOBILE_PROFILE (default ABI: aarch64-linux-android;
 #                                      also armv7-linux-androideabi, x86_64-linux-android)
 #   scripts/cross.sh ios               taxa-ffi's static library for aarch64-apple-ios, without Xcode
 #   scripts/cross.sh size              stripped arm64 shared library (stands in for Android's .so) and static library sizes
@@ -26,6 +26,9 @@ say() { echo "cross: $*" >&2; }
 ARM64=aarch64-unknown-linux-gnu
 ANDROID_API=24
 IOS_MIN=13
+# The phone libraries' cargo profile: `mobile` (fat LTO, what ships), or
+# `mobile-check` (unoptimised: that they build, for the test command).
+MOBILE_PROFILE="${TAXA_MOBILE_PROFILE:-mobile}"
 
 setup() {
     local packages=() p
@@ -138,8 +141,8 @@ android() {
         clang_env "$abi" "$clang_triple"
         start=$SECONDS
         # Only the static library: the cdylib needs the NDK's linker.
-        cargo rustc --profile mobile --locked -p taxa-ffi --lib --no-default-features --target "$abi" --crate-type staticlib
-        say "$abi: target/$abi/mobile/libtaxa_ffi.a, $(du -h "target/$abi/mobile/libtaxa_ffi.a" | cut -f1), $((SECONDS - start)) s"
+        cargo rustc --profile "$MOBILE_PROFILE" --locked -p taxa-ffi --lib --no-default-features --target "$abi" --crate-type staticlib
+        say "$abi: target/$abi/$MOBILE_PROFILE/libtaxa_ffi.a, $(du -h "target/$abi/$MOBILE_PROFILE/libtaxa_ffi.a" | cut -f1), $((SECONDS - start)) s"
     done
 }
 
@@ -153,8 +156,8 @@ ios() {
     # Otherwise cc asks xcrun for the SDK's version.
     export IPHONEOS_DEPLOYMENT_TARGET="$IOS_MIN.0"
     local start=$SECONDS
-    cargo rustc --profile mobile --locked -p taxa-ffi --lib --no-default-features --target aarch64-apple-ios --crate-type staticlib
-    say "aarch64-apple-ios: target/aarch64-apple-ios/mobile/libtaxa_ffi.a, $(du -h target/aarch64-apple-ios/mobile/libtaxa_ffi.a | cut -f1), $((SECONDS - start)) s"
+    cargo rustc --profile "$MOBILE_PROFILE" --locked -p taxa-ffi --lib --no-default-features --target aarch64-apple-ios --crate-type staticlib
+    say "aarch64-apple-ios: target/aarch64-apple-ios/$MOBILE_PROFILE/libtaxa_ffi.a, $(du -h "target/aarch64-apple-ios/$MOBILE_PROFILE/libtaxa_ffi.a" | cut -f1), $((SECONDS - start)) s"
 }
 
 size() {

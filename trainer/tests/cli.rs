@@ -26,7 +26,7 @@ fn demo(dir: &Path) {
 fn demo_synthesises_trains_exports_and_classifies() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let report = json_of(&taxa(&["demo", "--out", out, "--species", "6", "--epochs", "4", "--show", "3", "--json"]));
+    let report = json_of(&taxa(&["demo", "--synthetic", "--out", out, "--species", "6", "--epochs", "4", "--show", "3", "--json"]));
     assert!(report["val_top1_error"].as_f64().unwrap() < 0.7, "learns something in 4 epochs: {report}");
     let photos = report["photos"].as_array().unwrap();
     assert_eq!(photos.len(), 3);

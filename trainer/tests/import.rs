@@ -208,7 +208,7 @@ fn classify_names_species_and_says_when_there_is_none() {
     let best = &json[0]["predictions"][0];
     assert_eq!((best["label"].as_str(), best["is_taxon"].as_bool()), (Some("background"), Some(false)), "{json}");
     assert_eq!(json[0]["predictions"][1]["is_taxon"], true);
-    assert_eq!(json[0]["predictions"][1]["taxonomy"]["common_name"].as_str().is_some(), true);
+    assert!(json[0]["predictions"][1]["taxonomy"]["common_name"].is_string(), "{json}");
 }
 
 #[test]

@@ -3,18 +3,21 @@
 //! carrying its labels, taxonomy, contract and provenance. Beside `export`,
 //! which writes the networks taxa trains.
 
+mod contract;
+mod labels;
 pub mod onnx;
 pub mod tflite;
 pub mod tflite_metadata;
 
 use std::path::{Path, PathBuf};
 
-use taxa_core::bundle::{BundleMetadata, OutputKind, Provenance, Taxonomy};
-use taxa_core::labels::SpeciesLabel;
+use taxa_core::bundle::{BundleMetadata, OutputKind, Provenance};
 use taxa_core::onnx_pb::ModelProto;
-use taxa_core::preprocess::{ChannelOrder, Crop, Interpolation, Resize};
 use taxa_core::{Classifier, PreprocessContract, TaxaError};
 
+pub use contract::{ContractChoices, ResizeChoice};
+pub use labels::{DEFAULT_NON_TAXA, LabelFormat, read_taxonomy};
+use labels::is_non_taxon;
 pub use tflite::WeightStorage;
 
 /// Why a model cannot be imported.
@@ -44,102 +47,6 @@ pub enum ImportError {
     Taxa(#[from] TaxaError),
 }
 
-/// How the resize step treats the photo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResizeChoice {
-    /// The whole photo to the input size, aspect ratio not kept (the TFLite
-    /// Task Library's, and taxa's default for TFLite).
-    Stretch,
-    /// Shorter side to input / `crop_fraction`, then a centre crop
-    /// (torchvision's, and the default for ONNX).
-    Crop,
-}
-
-/// What the user states about the preprocessing; `None` keeps the model's own
-/// (TFLite metadata and quantisation, the ONNX graph's declared input) or the default.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContractChoices {
-    /// Per channel (RGB), in units of `pixel / value_scale`, as `taxa inspect` prints them.
-    pub mean: Option<[f32; 3]>,
-    pub std: Option<[f32; 3]>,
-    /// What 8-bit pixels are divided by before mean and std (default 255).
-    pub value_scale: Option<f32>,
-    /// (width, height) in pixels.
-    pub input_size: Option<(u32, u32)>,
-    pub resize: Option<ResizeChoice>,
-    /// The centre crop's share of the resized shorter side (default 0.875, 224 of 256).
-    pub crop_fraction: f64,
-    pub channel_order: Option<ChannelOrder>,
-    pub interpolation: Option<Interpolation>,
-}
-
-impl Default for ContractChoices {
-    fn default() -> Self {
-        ContractChoices {
-            mean: None,
-            std: None,
-            value_scale: None,
-            input_size: None,
-            resize: None,
-            crop_fraction: 0.875,
-            channel_order: None,
-            interpolation: None,
-        }
-    }
-}
-
-impl ContractChoices {
-    /// Resize, crop and interpolation for a `width`×`height` input.
-    fn geometry(&self, width: u32, height: u32, default: ResizeChoice) -> Result<PreprocessContract, ImportError> {
-        if !(self.crop_fraction > 0.0 && self.crop_fraction <= 1.0) {
-            return Err(ImportError::Contract(format!("--crop-fraction {} is outside (0, 1]", self.crop_fraction)));
-        }
-        let mut contract = PreprocessContract::imagenet();
-        match self.resize.unwrap_or(default) {
-            ResizeChoice::Stretch => {
-                contract.resize = Resize::Stretch { width, height };
-                contract.crop = Crop::None;
-            }
-            ResizeChoice::Crop => {
-                let size = (width.max(height) as f64 / self.crop_fraction).round() as u32;
-                contract.resize = Resize::ShorterSide { size };
-                contract.crop = Crop::Center { width, height };
-            }
-        }
-        contract.interpolation = self.interpolation.unwrap_or(Interpolation::Bilinear);
-        contract.channel_order = self.channel_order.unwrap_or(ChannelOrder::Rgb);
-        Ok(contract)
-    }
-
-    fn states_normalization(&self) -> bool {
-        self.mean.is_some() || self.std.is_some() || self.value_scale.is_some()
-    }
-
-    /// `contract` with the stated mean, std and value scale, each defaulting to `fallback`'s.
-    fn normalized(&self, mut contract: PreprocessContract, fallback: ([f32; 3], [f32; 3], f32)) -> Result<PreprocessContract, ImportError> {
-        contract.mean = self.mean.unwrap_or(fallback.0);
-        contract.std = self.std.unwrap_or(fallback.1);
-        contract.value_scale = self.value_scale.unwrap_or(fallback.2);
-        contract.validate().map_err(ImportError::Contract)?;
-        Ok(contract)
-    }
-}
-
-/// How labels are read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum LabelFormat {
-    /// iNaturalist's when every taxon label ends in brackets (`Genus species
-    /// (Common Name)`, `()` for none), as iNaturalist's and Coral's files do;
-    /// otherwise plain.
-    #[default]
-    Auto,
-    /// `Scientific name (Common Name)`: the label is the scientific name,
-    /// the ranks and common name come from it ([`SpeciesLabel::parse`]).
-    Inat,
-    /// Each line is the label, with no taxonomy.
-    Plain,
-}
-
 /// Everything `taxa import` takes besides the model.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -156,9 +63,6 @@ pub struct ImportOptions {
     /// The model's licence (e.g. `Apache-2.0`), for the provenance.
     pub license: Option<String>,
 }
-
-/// The labels that are never taxa unless the user says otherwise.
-pub const DEFAULT_NON_TAXA: [&str; 1] = ["background"];
 
 /// What an import did, for the report.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -334,87 +238,11 @@ pub(crate) fn finish(
     Ok(Imported { model, metadata, report })
 }
 
-fn is_non_taxon(label: &str, named: &[String]) -> bool {
-    let label = label.trim();
-    DEFAULT_NON_TAXA.iter().any(|n| label.eq_ignore_ascii_case(n)) || named.iter().any(|n| label.eq_ignore_ascii_case(n.trim()))
-}
-
-/// Labels and taxonomy per `format` ([`LabelFormat`]); non-taxa keep their label.
-pub fn read_taxonomy(labels: Vec<String>, non_taxa: &[usize], format: LabelFormat) -> (Vec<String>, Option<Vec<Taxonomy>>) {
-    let taxa = (0..labels.len()).filter(|i| !non_taxa.contains(i));
-    let inat = match format {
-        LabelFormat::Plain => false,
-        LabelFormat::Inat => true,
-        LabelFormat::Auto => {
-            let mut taxa = taxa.peekable();
-            taxa.peek().is_some() && taxa.clone().all(|i| labels[i].trim_end().ends_with(')'))
-        }
-    };
-    if !inat {
-        return (labels, None);
-    }
-    let mut names = Vec::with_capacity(labels.len());
-    let mut taxonomy = Vec::with_capacity(labels.len());
-    for (i, label) in labels.into_iter().enumerate() {
-        match SpeciesLabel::parse(&label).filter(|_| !non_taxa.contains(&i)) {
-            Some(species) => {
-                names.push(species.scientific_name);
-                taxonomy.push(species.taxonomy);
-            }
-            None => {
-                taxonomy.push(Taxonomy::species_only(label.clone()));
-                names.push(label);
-            }
-        }
-    }
-    (names, Some(taxonomy))
-}
-
 /// One value for every channel, or three.
 fn per_channel(values: &[f32]) -> Option<[f32; 3]> {
     match values {
         [v] => Some([*v; 3]),
         [r, g, b] => Some([*r, *g, *b]),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn background_is_never_a_taxon_and_auto_reads_inat_labels() {
-        let labels: Vec<String> = ["Ardea herodias (Great Blue Heron)", "Ardea herodias occidentalis (Great White Heron)", "background"]
-            .map(String::from)
-            .to_vec();
-        let non_taxa: Vec<usize> = (0..3).filter(|&i| is_non_taxon(&labels[i], &[])).collect();
-        assert_eq!(non_taxa, [2]);
-        let (names, taxonomy) = read_taxonomy(labels, &non_taxa, LabelFormat::Auto);
-        assert_eq!(names, ["Ardea herodias", "Ardea herodias occidentalis", "background"]);
-        let taxonomy = taxonomy.unwrap();
-        assert_eq!(taxonomy[1].species, "Ardea herodias");
-        assert_eq!(taxonomy[1].common_name.as_deref(), Some("Great White Heron"));
-        assert_eq!(taxonomy[2], Taxonomy::species_only("background"));
-    }
-
-    #[test]
-    fn plain_labels_stay_plain_in_auto() {
-        let labels: Vec<String> = ["golden retriever", "tabby cat"].map(String::from).to_vec();
-        let (names, taxonomy) = read_taxonomy(labels.clone(), &[], LabelFormat::Auto);
-        assert_eq!((names, taxonomy), (labels.clone(), None));
-        // Asked for, they are read as names anyway.
-        let (_, taxonomy) = read_taxonomy(labels, &[], LabelFormat::Inat);
-        assert_eq!(taxonomy.unwrap()[0].ranks.genus.as_deref(), Some("golden"));
-    }
-
-    #[test]
-    fn contract_geometry_follows_the_choice() {
-        let choices = ContractChoices::default();
-        let stretch = choices.geometry(224, 224, ResizeChoice::Stretch).unwrap();
-        assert_eq!((stretch.resize, stretch.crop), (Resize::Stretch { width: 224, height: 224 }, Crop::None));
-        let crop = ContractChoices { resize: Some(ResizeChoice::Crop), ..Default::default() }.geometry(224, 224, ResizeChoice::Stretch).unwrap();
-        assert_eq!((crop.resize, crop.crop), (Resize::ShorterSide { size: 256 }, Crop::Center { width: 224, height: 224 }));
-        assert!(ContractChoices { crop_fraction: 1.5, ..Default::default() }.geometry(224, 224, ResizeChoice::Crop).is_err());
     }
 }

@@ -52,8 +52,19 @@ impl Flavour {
     }
 }
 
+/// One `InvertedResidual`'s shape: channels in and out, the depthwise
+/// convolution's stride, and the expansion ratio of its hidden width.
+#[derive(Clone, Copy)]
+struct InvertedResidualConfig {
+    cin: i64,
+    cout: i64,
+    stride: i64,
+    expand: i64,
+}
+
 /// torchvision's `InvertedResidual` at `features.{index}`.
-fn inverted_residual(b: &mut SpecBuilder, flavour: Flavour, index: usize, x: Value, cin: i64, cout: i64, stride: i64, expand: i64) -> Value {
+fn inverted_residual(b: &mut SpecBuilder, flavour: Flavour, index: usize, x: Value, config: InvertedResidualConfig) -> Value {
+    let InvertedResidualConfig { cin, cout, stride, expand } = config;
     let m = |name: String| format!("features.{index}.conv.{name}");
     let hidden = cin * expand;
     let mut h = x;
@@ -75,7 +86,8 @@ fn mobilenet_v2_spec(arch: &str, flavour: Flavour, num_classes: i64) -> NetSpec 
     let mut index = 1;
     for &(expand, cout, repeats, stride) in &STAGES {
         for r in 0..repeats {
-            x = inverted_residual(&mut b, flavour, index, x, cin, cout, if r == 0 { stride } else { 1 }, expand);
+            let config = InvertedResidualConfig { cin, cout, stride: if r == 0 { stride } else { 1 }, expand };
+            x = inverted_residual(&mut b, flavour, index, x, config);
             cin = cout;
             index += 1;
         }
