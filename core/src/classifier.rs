@@ -167,6 +167,15 @@ impl Classifier {
         &self.limits
     }
 
+    /// Checks `options` against this model before any image is classified:
+    /// their own ranges, and that every `allow` and `deny` name is one of
+    /// its labels or taxa. Error: [`TaxaError::InvalidOptions`] naming the
+    /// problem. Every classification checks the same.
+    pub fn check_options(&self, options: &ClassifyOptions) -> Result<()> {
+        options.validate()?;
+        crate::classify::check_names(options, &self.metadata)
+    }
+
     /// The bundle's metadata: labels in model output order, taxonomy,
     /// preprocessing contract, output kind, architecture, provenance. Labels
     /// given at load replace the bundle's, and its taxonomy is dropped.
@@ -339,7 +348,10 @@ impl Classifier {
 /// plans a fixed shape far better than a symbolic batch.
 fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType, model_dir: Option<&Path>) -> TractResult<Plan> {
     let model_dir = model_dir.map(|d| d.to_string_lossy().into_owned());
-    let (proto, _) = graph_rewrite::rewrite(proto, input_shape, &graph_rewrite::enabled());
+    let (mut proto, _) = graph_rewrite::rewrite(proto, input_shape, &graph_rewrite::enabled());
+    if proto.graph.as_ref().is_some_and(|g| g.value_info.iter().any(crate::model_graph::has_symbolic_dim)) {
+        crate::model_graph::drop_symbolic_value_info(proto.to_mut());
+    }
     let mut model = tract_onnx::onnx().parse(&proto, model_dir.as_deref())?.model;
     if model.input_outlets()?.len() != 1 {
         return Err(TractError::msg(format!("expected one input, the model has {}", model.input_outlets()?.len())));

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::bundle::{BundleMetadata, Taxonomy};
 use crate::error::{Result, TaxaError};
+use crate::labels::name_key;
 use crate::rollup::{RolledUpTaxon, TaxonTree};
 
 /// What to return from a classification.
@@ -17,10 +18,12 @@ pub struct ClassifyOptions {
     /// probability in [0, 1]; 0 keeps every class.
     pub min_score: f32,
     /// When non-empty, only classes whose label or any higher taxon name is
-    /// listed are considered. Whole names, ASCII case-insensitive.
+    /// listed are considered. Whole names, compared in Unicode NFC and
+    /// case-insensitively ([`crate::labels::same_name`]); a name matching no
+    /// label or taxon is [`TaxaError::InvalidOptions`].
     pub allow: Vec<String>,
     /// Classes whose label or any higher taxon name is listed are ignored.
-    /// Whole names, ASCII case-insensitive. Deny wins over allow.
+    /// Compared as `allow` is. Deny wins over allow.
     pub deny: Vec<String>,
     /// The summed probability a taxon needs for the roll-up to descend into
     /// it. In (0, 1]; iNaturalist's app uses 0.8 (the default).
@@ -128,6 +131,29 @@ pub fn top_k(values: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<usiz
     order
 }
 
+/// Checks that every `allow` and `deny` name is a label or a taxon of the
+/// model (compared as [`same_name`](crate::labels::same_name) does): a name
+/// that matches nothing would otherwise leave the result silently empty
+/// (allow) or unfiltered (deny). Error: [`TaxaError::InvalidOptions`] naming
+/// the first such name.
+pub fn check_names(options: &ClassifyOptions, metadata: &BundleMetadata) -> Result<()> {
+    if options.allow.is_empty() && options.deny.is_empty() {
+        return Ok(());
+    }
+    let mut known: std::collections::HashSet<String> = metadata.labels.iter().map(|l| name_key(l)).collect();
+    for index in 0..metadata.labels.len() {
+        known.extend(metadata.taxonomy_of(index).lineage().map(|(_, name)| name_key(name)));
+    }
+    for (flag, list) in [("allow", &options.allow), ("deny", &options.deny)] {
+        if let Some(unknown) = list.iter().find(|name| !known.contains(&name_key(name))) {
+            return Err(TaxaError::InvalidOptions(format!(
+                "{flag} names `{unknown}`, which is neither a label nor a taxon of this model"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Turns per-class probabilities into the top-k and the roll-up.
 pub(crate) fn classification_from_probabilities(
     mut probabilities: Vec<f32>,
@@ -136,21 +162,25 @@ pub(crate) fn classification_from_probabilities(
     options: &ClassifyOptions,
 ) -> Result<Classification> {
     options.validate()?;
+    check_names(options, metadata)?;
     if probabilities.iter().any(|p| !p.is_finite()) {
         return Err(TaxaError::Inference("the model produced non-finite scores".into()));
     }
+    let allow: Vec<String> = options.allow.iter().map(|n| name_key(n)).collect();
+    let deny: Vec<String> = options.deny.iter().map(|n| name_key(n)).collect();
     let listed = |list: &[String], index: usize| {
-        let label = &metadata.labels[index];
+        if list.is_empty() {
+            return false;
+        }
+        let label = name_key(&metadata.labels[index]);
         let taxonomy = metadata.taxonomy_of(index);
-        list.iter().any(|entry| {
-            entry.eq_ignore_ascii_case(label) || taxonomy.lineage().any(|(_, name)| entry.eq_ignore_ascii_case(name))
-        })
+        list.iter().any(|entry| *entry == label || taxonomy.lineage().any(|(_, name)| *entry == name_key(name)))
     };
     let excluded: Vec<bool> = if options.allow.is_empty() && options.deny.is_empty() {
         vec![false; probabilities.len()]
     } else {
         (0..probabilities.len())
-            .map(|i| (!options.allow.is_empty() && !listed(&options.allow, i)) || listed(&options.deny, i))
+            .map(|i| (!allow.is_empty() && !listed(&allow, i)) || listed(&deny, i))
             .collect()
     };
     // Excluded classes count for nothing, in the top-k and in the roll-up.
@@ -229,6 +259,26 @@ mod tests {
         let c = run(&[0.6, 0.3, 0.1], &deny_one).unwrap();
         assert_eq!(c.predictions[0].label, "Rana arvalis");
         assert_eq!(c.predictions.len(), 2);
+    }
+
+    #[test]
+    fn names_match_in_any_unicode_form_and_case_and_unknown_names_are_errors() {
+        let mut m = BundleMetadata::with_labels(vec!["Éponge".into(), "Ästuar".into(), "p0".into()]);
+        m.taxonomy = None;
+        let tree = TaxonTree::new(&[]);
+        let classify = |options: &ClassifyOptions| classification_from_probabilities(vec![0.5, 0.3, 0.2], &m, &tree, options);
+        // Decomposed (as macOS writes names) and upper-case forms of the same labels.
+        let deny = ClassifyOptions { deny: vec!["E\u{301}PONGE".into(), "a\u{308}stuar".into()], ..Default::default() };
+        assert_eq!(classify(&deny).unwrap().predictions.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), ["p0"]);
+        for options in [
+            ClassifyOptions { allow: vec!["Rana".into()], ..Default::default() },
+            ClassifyOptions { deny: vec!["p0".into(), "p1".into()], ..Default::default() },
+        ] {
+            match classify(&options) {
+                Err(TaxaError::InvalidOptions(message)) => assert!(message.contains("`Rana`") || message.contains("`p1`"), "{message}"),
+                other => panic!("expected InvalidOptions, got {other:?}"),
+            }
+        }
     }
 
     #[test]

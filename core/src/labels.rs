@@ -3,14 +3,17 @@
 
 use std::path::Path;
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::bundle::{HigherRanks, Taxonomy};
 use crate::error::{Result, TaxaError};
 
-/// Parses a labels file: one label a line; blank lines and surrounding
-/// whitespace are ignored.
+/// Parses a labels file: one label a line; a leading byte-order mark, blank
+/// lines and surrounding whitespace are ignored, and each label is kept in
+/// Unicode NFC, so a decomposed `é` (macOS) and a composed one are one label.
 pub fn parse_labels(text: &str) -> Result<Vec<String>> {
     let labels: Vec<String> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        without_bom(text).lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.nfc().collect()).collect();
     if labels.is_empty() {
         return Err(TaxaError::Labels("no labels found (expected one label a line)".into()));
     }
@@ -24,6 +27,24 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
     let text = String::from_utf8(bytes)
         .map_err(|_| TaxaError::Labels(format!("{} is not UTF-8 text", path.display())))?;
     parse_labels(&text).map_err(|e| TaxaError::Labels(format!("{}: {e}", path.display())))
+}
+
+/// `text` without a leading UTF-8 byte-order mark (U+FEFF), which Windows
+/// Notepad and Excel write at the start of text files.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// The form in which two names are compared as a person reads them:
+/// trimmed, Unicode NFC (macOS writes file and folder names decomposed, NFD),
+/// and lower-cased by Unicode's rules, not ASCII's (`Ä` matches `ä`).
+pub fn name_key(name: &str) -> String {
+    name.trim().nfc().collect::<String>().to_lowercase()
+}
+
+/// Whether `a` and `b` are the same name to a reader (see [`name_key`]).
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b || name_key(a) == name_key(b)
 }
 
 /// One label read as an iNaturalist species name.

@@ -168,12 +168,21 @@ pub fn declared_input(model: &ModelProto) -> Result<DeclaredInput> {
     Ok(DeclaredInput { name: input.name.clone(), dims, element_type })
 }
 
-/// Ops that pass a probability vector through unchanged.
-const SHAPE_ONLY_OPS: [&str; 5] = ["Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"];
+/// Ops that pass probabilities through as probabilities: shape and layout
+/// only (`torch.softmax(x, dim=1)` on a `[1,C,1,1]` output exports at opsets
+/// 11–12 as Transpose → Softmax → Transpose), and the 8-bit round trip a
+/// quantizer puts after a Softmax.
+const SHAPE_ONLY_OPS: [&str; 8] =
+    ["Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "QuantizeLinear", "DequantizeLinear"];
 
-/// Whether the first output comes straight from a `Softmax` (through
-/// shape-only ops): then it is already probabilities. A `LogSoftmax` ending
-/// stays `Logits`: softmax of log-probabilities gives the probabilities back.
+/// Whether the first output comes from a `Softmax` or a `Sigmoid` through
+/// shape- and layout-only ops: then it is already probabilities, and a
+/// second softmax would flatten them. A `Sigmoid` head's scores are each
+/// class's own probability (they need not sum to 1): taxa shows them as the
+/// model gives them, and the roll-up sums them like any scores, so a genus
+/// can reach its threshold on several species' independent evidence. A
+/// `LogSoftmax` ending stays `Logits`: softmax of log-probabilities gives the
+/// probabilities back.
 pub fn declared_output_kind(model: &ModelProto) -> OutputKind {
     let Ok(graph) = graph(model) else { return OutputKind::Logits };
     let Some(mut value) = graph.output.first().map(|o| o.name.as_str()) else { return OutputKind::Logits };
@@ -181,7 +190,7 @@ pub fn declared_output_kind(model: &ModelProto) -> OutputKind {
     for _ in 0..graph.node.len() {
         let Some(node) = graph.node.iter().find(|n| n.output.iter().any(|o| o == value)) else { break };
         match node.op_type.as_str() {
-            "Softmax" => return OutputKind::Probabilities,
+            "Softmax" | "Sigmoid" => return OutputKind::Probabilities,
             op if SHAPE_ONLY_OPS.contains(&op) => match node.input.first() {
                 Some(input) => value = input,
                 None => break,
@@ -190,6 +199,25 @@ pub fn declared_output_kind(model: &ModelProto) -> OutputKind {
         }
     }
     OutputKind::Logits
+}
+
+/// Drops the `value_info` shapes that carry a symbolic dimension. taxa runs a
+/// model at one fixed input shape, and tract would try to unify a recorded
+/// `N` with that shape's 1 and refuse the model ("Impossible to unify Sym(N)
+/// with Val(1)"); `onnx.shape_inference` and onnxruntime's quantizers write
+/// such shapes into every model they touch. Fixed shapes stay: they are
+/// checks tract can still make. Returns how many were dropped.
+pub fn drop_symbolic_value_info(model: &mut ModelProto) -> usize {
+    let Some(graph) = model.graph.as_mut() else { return 0 };
+    let before = graph.value_info.len();
+    graph.value_info.retain(|info| !has_symbolic_dim(info));
+    before - graph.value_info.len()
+}
+
+/// Whether a recorded shape has a dimension that is not a fixed number.
+pub(crate) fn has_symbolic_dim(info: &ValueInfoProto) -> bool {
+    let Some(type_proto::Value::TensorType(tensor)) = info.r#type.as_ref().and_then(|t| t.value.as_ref()) else { return false };
+    tensor.shape.as_ref().is_some_and(|shape| shape.dim.iter().any(|d| !matches!(d.value, Some(dimension::Value::DimValue(_)))))
 }
 
 /// The external data files the initializers name (ONNX external data:

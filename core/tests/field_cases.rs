@@ -56,7 +56,11 @@ fn planar_tiff_panic_is_an_error_for_that_image_only() {
         match tiff {
             // Decoded like Pillow, or refused as this one image's error.
             Ok(result) => assert_scores(result, &[("G", 41.53), ("R", 36.43), ("B", 22.04)], 0.5),
-            Err(TaxaError::ImageDecode(message)) => assert!(message.contains("TIFF decoder failed"), "{message}"),
+            // Refused by name before the decoder could assert.
+            Err(TaxaError::UnsupportedImageFeature { format, feature }) => {
+                assert_eq!(format, "TIFF");
+                assert!(feature.contains("PlanarConfiguration 2"), "{feature}");
+            }
             Err(other) => panic!("unexpected error kind: {other:?}"),
         }
     }
@@ -287,6 +291,25 @@ fn a_final_softmax_means_probabilities() {
     let (kind, result) = classify_proto(log);
     assert_eq!(kind, OutputKind::Logits);
     assert_scores(&result, &[("R", 99.67)], 0.1);
+    // A Sigmoid head: each class's own probability, shown as the model gives it.
+    let logits = Classifier::from_model_proto(softmax_without_softmax(), Some(vec!["R".into(), "G".into(), "B".into()])).unwrap();
+    // The same graph read as "probabilities": infer then returns its raw logits.
+    let mut as_is = logits.metadata().clone();
+    as_is.output = OutputKind::Probabilities;
+    let raw_model = Classifier::new(softmax_without_softmax(), as_is).unwrap();
+    let input = raw_model.preprocess_sized(&raw_model.decode_for_input(&read("onnx-final-softmax/cat.jpg"), false).unwrap()).unwrap();
+    let raw = raw_model.infer(input).unwrap();
+    let mut sigmoid = softmax_model();
+    sigmoid.graph.as_mut().unwrap().node.iter_mut().filter(|n| n.op_type == "Softmax").for_each(|n| {
+        n.op_type = "Sigmoid".into();
+        n.attribute.clear();
+    });
+    let (kind, result) = classify_proto(sigmoid);
+    assert_eq!(kind, OutputKind::Probabilities);
+    for (index, label) in ["R", "G", "B"].iter().enumerate() {
+        let expected = 1.0 / (1.0 + (-raw[index]).exp());
+        assert!((score(&result, label) - expected).abs() < 1e-5, "{label}: {} vs sigmoid {expected}", score(&result, label));
+    }
     // Plain logits keep today's behaviour.
     let (kind, result) = classify_proto(softmax_without_softmax());
     assert_eq!(kind, OutputKind::Logits);
@@ -366,5 +389,108 @@ fn a_crop_equal_to_the_resize_accepts_every_size() {
     for file in ["107x128.jpg", "107x147.jpg", "224x224.jpg"] {
         let result = all_scores(&bundle, &format!("training-crop-drops-images/data224/red/{file}"));
         assert_scores(&result, &[("R", 86.79)], 0.3);
+    }
+}
+
+// --- jpeg-short-app14: segments libjpeg skips do not cost the photo ---
+
+#[test]
+fn a_short_adobe_segment_is_skipped_as_libjpeg_does() {
+    let probe = load("jpeg-short-app14/probe_grid.onnx", "jpeg-short-app14/probe_grid.labels.txt");
+    // Pillow's pixels through the same probe (tools/reference.py), in percent.
+    let result = all_scores(&probe, "jpeg-short-app14/owl_short_app14.jpg");
+    assert_scores(&result, &[("p30", 4.46), ("p14", 3.90), ("p46", 3.67), ("p29", 3.54)], 0.2);
+    // Both decode paths: the reduced one (classify_bytes above, at this size)
+    // and the full one.
+    decode_image(&read("jpeg-short-app14/owl_short_app14.jpg"), &DecodeLimits::default()).unwrap();
+}
+
+/// `bytes` with `segment` inserted right after SOI.
+fn with_segment(bytes: &[u8], segment: &[u8]) -> Vec<u8> {
+    [&bytes[..2], segment, &bytes[2..]].concat()
+}
+
+#[test]
+fn every_segment_libjpeg_skips_leaves_the_pixels_as_they_were() {
+    let original = read("tiff-planar-panic/cat.jpg");
+    let expected = decode_image(&original, &DecodeLimits::default()).unwrap();
+    let adobe = |payload: &[u8]| [&[0xFF, 0xEE][..], &((payload.len() + 2) as u16).to_be_bytes(), payload].concat();
+    let mut extended_xmp = b"http://ns.adobe.com/xmp/extension/\0".to_vec();
+    extended_xmp.extend_from_slice(&[0; 8]);
+    let variants = [
+        ("short Adobe APP14", with_segment(&original, &adobe(b"Adobe\0\x64\0"))),
+        ("unknown Adobe colour transform", with_segment(&original, &adobe(b"Adobe\0\x64\0\0\0\0\x09"))),
+        ("short extended XMP", with_segment(&original, &[&[0xFF, 0xE1][..], &((extended_xmp.len() + 2) as u16).to_be_bytes(), &extended_xmp].concat())),
+        ("fill bytes before a marker", with_segment(&original, &[0xFF, 0xFF, 0xFF])),
+    ];
+    for (what, bytes) in variants {
+        let got = decode_image(&bytes, &DecodeLimits::default()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(got == expected, "{what}: other pixels");
+    }
+}
+
+// --- labels-bom: names match as a person reads them ---
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_first_label() {
+    let probe = load("labels-bom/probe_grid.onnx", "labels-bom/grid_bom.txt");
+    assert_eq!(probe.metadata().labels[0], "p0");
+    let deny = ClassifyOptions { top_k: 49, deny: vec!["P0".into()], ..Default::default() };
+    let result = probe.classify_bytes(&read("labels-bom/small.jpg"), &deny).unwrap();
+    assert_eq!(result.predictions.len(), 48);
+    assert!(result.predictions.iter().all(|p| p.label != "p0"));
+    let unknown = ClassifyOptions { deny: vec!["p49".into()], ..Default::default() };
+    assert!(matches!(probe.check_options(&unknown), Err(TaxaError::InvalidOptions(m)) if m.contains("`p49`")));
+    assert!(matches!(probe.classify_bytes(&read("labels-bom/small.jpg"), &unknown), Err(TaxaError::InvalidOptions(_))));
+}
+
+// --- onnx-probabilities-not-softmax-last: probabilities behind layout ops ---
+
+#[test]
+fn probabilities_behind_a_transpose_are_not_softmaxed_again() {
+    let model = load("onnx-probabilities-not-softmax-last/sq_softmax4d_op11.onnx", "onnx-probabilities-not-softmax-last/labels50.txt");
+    assert_eq!(model.metadata().output, OutputKind::Probabilities);
+    // onnxruntime on Pillow's pixels (tools/reference.py --probabilities), in percent.
+    let result = all_scores(&model, "onnx-probabilities-not-softmax-last/small.jpg");
+    assert_eq!(result.predictions[0].label, "class_015");
+    assert_scores(&result, &[("class_015", 67.26), ("class_011", 18.10), ("class_047", 13.26)], 0.5);
+}
+
+// --- exif-orientation-long-type: the tag as any integer type ---
+
+#[test]
+fn an_orientation_stored_as_long_turns_the_photo_upright() {
+    let probe = load("exif-orientation-long-type/probe_grid.onnx", "exif-orientation-long-type/probe_grid.labels.txt");
+    let rotated = all_scores(&probe, "exif-orientation-long-type/small_orient_long6.jpg");
+    let upright = all_scores(&probe, "exif-orientation-long-type/upright_reference_pillow.png");
+    for p in &upright.predictions {
+        let got = score(&rotated, &p.label);
+        assert!((got - p.score).abs() <= 0.02, "{}: {got} vs Pillow's upright {}", p.label, p.score);
+    }
+    let (jpeg, png) = (
+        decode_image(&read("exif-orientation-long-type/small_orient_long6.jpg"), &DecodeLimits::default()).unwrap(),
+        decode_image(&read("exif-orientation-long-type/upright_reference_pillow.png"), &DecodeLimits::default()).unwrap(),
+    );
+    assert_eq!(jpeg.dimensions(), png.dimensions(), "turned upright");
+}
+
+// --- onnx-value-info-dynamic-batch: recorded symbolic shapes do not block loading ---
+
+#[test]
+fn a_dynamic_batch_model_with_value_info_loads_and_scores_as_without_it() {
+    let folder = "onnx-value-info-dynamic-batch";
+    let model = load(&format!("{folder}/sq_op17_shapeinf.onnx"), &format!("{folder}/labels50.txt"));
+    let result = all_scores(&model, &format!("{folder}/small.jpg"));
+    // onnxruntime on Pillow's pixels (tools/reference.py), in percent.
+    assert_scores(&result, &[("class_015", 67.26), ("class_011", 18.10), ("class_047", 13.26)], 0.5);
+    let mut bare = ModelProto::decode(read(&format!("{folder}/sq_op17_shapeinf.onnx")).as_slice()).unwrap();
+    assert!(!bare.graph.as_ref().unwrap().value_info.is_empty(), "the case carries value_info");
+    bare.graph.as_mut().unwrap().value_info.clear();
+    let labels = taxa_core::labels::read_labels(&case(&format!("{folder}/labels50.txt"))).unwrap();
+    let without = Classifier::from_model_proto(bare, Some(labels)).unwrap();
+    let options = ClassifyOptions { top_k: 50, ..Default::default() };
+    let reference = without.classify_bytes(&read(&format!("{folder}/small.jpg")), &options).unwrap();
+    for p in &reference.predictions {
+        assert!((score(&result, &p.label) - p.score).abs() <= 1e-6, "{}", p.label);
     }
 }

@@ -76,6 +76,26 @@ impl ModelArgs {
 
 fn main() -> ExitCode {
     stop_quietly_on_closed_pipes();
+    // No panic message reaches a user: a decoder panic taxa-core catches is
+    // that one image's typed error, and any other panic ends the command with
+    // one line below. `TAXA_DEBUG_PANICS=1` keeps Rust's own report (where,
+    // and the backtrace) for developers.
+    if std::env::var_os("TAXA_DEBUG_PANICS").is_none_or(|v| v != "1") {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(panic) => {
+            eprintln!(
+                "error: internal error in taxa: {} (a bug: please report it with the command; TAXA_DEBUG_PANICS=1 shows where)",
+                taxa_core::panic::panic_message(panic.as_ref())
+            );
+            ExitCode::from(101)
+        }
+    }
+}
+
+fn run() -> ExitCode {
     #[cfg(not(feature = "train"))]
     if let Some(command) = std::env::args().nth(1).filter(|a| TRAIN_COMMANDS.contains(&a.as_str())) {
         eprintln!(

@@ -37,9 +37,10 @@ fn a_panicking_decoder_costs_one_image_of_the_batch() {
     assert_eq!(results.len(), 3);
     assert!((score(&results[0], "R") - 0.5085).abs() < 0.005, "{}", results[0]);
     assert!((score(&results[2], "R") - 0.6497).abs() < 0.005, "{}", results[2]);
+    assert!(output.stderr.is_empty() || !String::from_utf8_lossy(&output.stderr).contains("panicked"), "a panic message reached the user");
     match results[1]["error_kind"].as_str() {
         Some(kind) => {
-            assert_eq!(kind, "image_decode");
+            assert_eq!(kind, "unsupported_image_feature");
             assert_eq!(output.status.code(), Some(1));
         }
         None => assert!((score(&results[1], "G") - 0.4153).abs() < 0.005, "{}", results[1]),
@@ -126,12 +127,64 @@ fn every_field_case_file_is_classified_or_refused_without_a_panic() {
     let labels = cases().join("jpeg-arithmetic/probe_labels.txt");
     let mut args: Vec<String> = vec!["classify".into(), "--model".into(), model.display().to_string(), "--labels".into(), labels.display().to_string(), "--json".into()];
     args.extend(images.iter().map(|p| p.display().to_string()));
-    let output = Command::new(env!("CARGO_BIN_EXE_taxa")).args(&args).output().unwrap();
-    assert_ne!(output.status.code(), Some(101), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(env!("CARGO_BIN_EXE_taxa")).env_remove("TAXA_DEBUG_PANICS").args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+    assert!(!stderr.contains("panicked"), "a panic message reached the user: {stderr}");
     let results = json(&output);
     assert_eq!(results.len(), images.len(), "one result per image, in order");
     for result in &results {
         let known = result["predictions"].is_array() || result["error_kind"].is_string();
         assert!(known, "{result}");
     }
+}
+
+// --- labels-bom: names as a person reads them; a name that matches nothing ---
+
+#[test]
+fn deny_matches_the_label_a_person_sees_and_unknown_names_are_usage_errors() {
+    let grid = ["classify", "--model", "probe_grid.onnx", "--labels", "grid_bom.txt", "--top-k", "49", "--json"];
+    let output = taxa_in("labels-bom", &[&grid[..], &["--deny", "p0", "small.jpg"]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let predictions = json(&output)[0]["predictions"].as_array().unwrap().clone();
+    assert_eq!(predictions.len(), 48);
+    assert!(predictions.iter().all(|p| p["label"] != "p0" && !p["label"].as_str().unwrap().starts_with('\u{feff}')));
+    let output = taxa_in("labels-bom", &[&grid[..], &["--allow", "Rana", "small.jpg"]].concat());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`Rana`"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stdout.is_empty());
+}
+
+// --- cli-json-non-utf8-filename: one odd name never loses the batch's JSON ---
+
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_file_name_keeps_the_batch_json() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let case = cases().join("cli-json-non-utf8-filename");
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"latin1_\xe9t\xe9.jpg"));
+    if std::fs::copy(case.join("latin1-src.jpg"), &odd).is_err() {
+        eprintln!("this file system refuses non-UTF-8 names; nothing to check");
+        return;
+    }
+    let model = cases().join("tiff-planar-panic/probe_rgb_mean.onnx");
+    let labels = cases().join("tiff-planar-panic/probe_labels.txt");
+    let output = Command::new(env!("CARGO_BIN_EXE_taxa"))
+        .args(["classify", "--json", "--model"])
+        .arg(&model)
+        .arg("--labels")
+        .arg(&labels)
+        .arg(&odd)
+        .arg(case.join("small.jpg"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let results = json(&output);
+    assert_eq!(results.len(), 2);
+    assert!(results[0]["predictions"].is_array() && results[1]["predictions"].is_array());
+    assert!(results[0]["image"].as_str().unwrap().ends_with("latin1_\u{fffd}t\u{fffd}.jpg"), "{}", results[0]);
+    let bytes: Vec<u8> = results[0]["image_bytes"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+    assert_eq!(bytes, odd.as_os_str().as_bytes());
+    assert!(results[1].get("image_bytes").is_none());
 }

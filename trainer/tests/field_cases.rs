@@ -597,3 +597,21 @@ fn truncated_photos_are_skipped_unless_allowed() {
     let (skipped, listed) = train("allowed", &["--allow-truncated"]);
     assert_eq!((skipped, listed.as_str()), (0, ""));
 }
+
+// train-folder-system-folders: what NAS boxes and macOS leave behind is
+// neither a class nor a photo.
+#[test]
+fn system_folders_and_files_never_become_classes_or_skipped_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = case("train-folder-system-folders/ds");
+    let run = dir.path().join("run");
+    let output = taxa([
+        "train", "--folder", s(&root), "--epochs", "1", "--arch", "shufflenet_v2_x0_5", "--input-size", "32", "--batch-size", "8",
+        "--device", "cpu", "--cache-dir", s(&dir.path().join("cache")), "--out", s(&run), "--json",
+    ]);
+    assert_ok(&output, "train-folder-system-folders");
+    let labels = inspect_json(&run.join("best.onnx"))["labels"].clone();
+    assert_eq!(labels, serde_json::json!(["Hyla arborea", "Rana temporaria"]));
+    let skipped = std::fs::read_to_string(run.join("skipped.txt")).unwrap_or_default();
+    assert!(!skipped.contains("._") && !skipped.contains("@eaDir") && !skipped.contains(".DS_Store"), "{skipped}");
+}

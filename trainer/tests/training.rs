@@ -67,6 +67,11 @@ fn each_mode_trains_and_writes_metrics_plots_and_bundles() {
     assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "a real plot");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("scratch/report.json")).unwrap()).unwrap();
     assert_eq!(report["per_class_accuracy"].as_array().unwrap().len(), 6);
+    // Which epoch best.onnx holds, and why; the provenance of best.onnx agrees.
+    let kept = report["best_epoch"].as_u64().expect("best_epoch in report.json") as u32;
+    assert!(report["best_epoch_rule"].as_str().unwrap().contains("validation loss"), "{report}");
+    let best = taxa_core::Classifier::load(&scratch.best_bundle).unwrap();
+    assert_eq!(best.metadata().provenance.as_ref().unwrap().epochs, Some(kept));
 
     // The bundles load on the device path and carry the taxonomy from the categories.
     let classifier = taxa_core::Classifier::load(&scratch.final_bundle).unwrap();

@@ -120,7 +120,8 @@ fn decode_reduced(bytes: &[u8], options: &DecodeOptions, contract: &PreprocessCo
     if contract.interpolation == Interpolation::Nearest || image::guess_format(bytes).ok()? != ImageFormat::Jpeg {
         return None;
     }
-    catch_unwind(AssertUnwindSafe(|| decode_reduced_jpeg(bytes, options, contract, max_reduction))).ok().flatten()
+    let repaired = super::jpeg_segments::tolerant(bytes);
+    catch_unwind(AssertUnwindSafe(|| decode_reduced_jpeg(&repaired, options, contract, max_reduction))).ok().flatten()
 }
 
 fn decode_reduced_jpeg(bytes: &[u8], options: &DecodeOptions, contract: &PreprocessContract, max_reduction: u32) -> Option<SizedImage> {

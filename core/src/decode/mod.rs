@@ -8,7 +8,9 @@
 //! inside a decoder becomes an error for that one image.
 
 mod container;
+mod exif;
 mod jpeg_scaled;
+mod jpeg_segments;
 #[cfg(feature = "tiff")]
 mod tiff_alpha;
 
@@ -107,6 +109,9 @@ pub fn decode_image_with(bytes: &[u8], options: &DecodeOptions) -> Result<Decode
             feature: format!("the whole format: this build decodes {} only", SUPPORTED_FORMATS.join(", ")),
         });
     }
+    // Segments libjpeg skips must not cost the photo here (see jpeg_segments).
+    let repaired = if format == ImageFormat::Jpeg { jpeg_segments::tolerant(bytes) } else { std::borrow::Cow::Borrowed(bytes) };
+    let bytes = repaired.as_ref();
     catch_unwind(AssertUnwindSafe(|| decode_format(bytes, format, options))).unwrap_or_else(|panic| {
         Err(TaxaError::ImageDecode(format!(
             "the {} decoder failed on this file (internal error: {})",
@@ -165,6 +170,12 @@ fn checked_header(bytes: &[u8], format: ImageFormat, options: &DecodeOptions) ->
     if let Container::Unsupported { feature } = container {
         return Err(TaxaError::UnsupportedImageFeature { format: format_name(format).into(), feature });
     }
+    #[cfg(feature = "tiff")]
+    if format == ImageFormat::Tiff
+        && let Some(feature) = tiff_alpha::unsupported_layout(bytes)
+    {
+        return Err(TaxaError::UnsupportedImageFeature { format: format_name(format).into(), feature });
+    }
     // The header's size first, with no decoder limits, so a refusal names the real size.
     let (width, height) = header_size(bytes, format).map_err(|e| match &container {
         // Cut inside its header: no size to read.
@@ -206,15 +217,11 @@ fn reader(bytes: &[u8], format: ImageFormat, limits: image::Limits) -> ImageRead
 /// `Exif\0\0` identifier even in WebP and PNG (Pillow ≤ 9.2 wrote it so):
 /// both forms are read. A broken block must not cost the photo: no rotation.
 fn orientation(decoder: &mut impl ImageDecoder) -> Orientation {
-    match decoder.orientation() {
-        Ok(found) if found != Orientation::NoTransforms => found,
-        _ => decoder
-            .exif_metadata()
-            .ok()
-            .flatten()
-            .and_then(|exif| Orientation::from_exif_chunk(exif.strip_prefix(b"Exif\0\0").unwrap_or(&exif)))
-            .unwrap_or(Orientation::NoTransforms),
+    // taxa's reader first: it takes the tag stored as any integer type.
+    if let Some(found) = decoder.exif_metadata().ok().flatten().and_then(|block| exif::orientation(&block)) {
+        return found;
     }
+    decoder.orientation().unwrap_or(Orientation::NoTransforms)
 }
 
 pub use crate::formats::SUPPORTED_FORMATS;

@@ -1,4 +1,5 @@
-//! TIFF associated (premultiplied) alpha. The `image` crate hands back the
+//! TIFF specifics: layouts refused before the decoder sees them, and
+//! associated (premultiplied) alpha. The `image` crate hands back the
 //! stored samples; with ExtraSamples = 1 (TIFF 6.0 §18) the colours are
 //! already multiplied by alpha, so they are divided back out, as Pillow does
 //! on load. Unassociated alpha (ExtraSamples = 2) is left as it is.
@@ -33,6 +34,17 @@ pub(super) fn unpremultiply_if_associated(bytes: &[u8], image: DynamicImage) -> 
         }
         other => other,
     }
+}
+
+/// A layout the tiff crate (0.11) would assert on instead of decoding:
+/// tiles with each colour in its own plane (PlanarConfiguration 2;
+/// image-rs/image-tiff#403). Refused by name before any pixel is decoded, so
+/// no panic happens at all (a caught one still reaches the host's panic hook).
+pub(super) fn unsupported_layout(bytes: &[u8]) -> Option<String> {
+    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes)).ok()?;
+    let planar = decoder.find_tag_unsigned::<u16>(Tag::PlanarConfiguration).ok().flatten() == Some(2);
+    let tiled = decoder.find_tag(Tag::TileWidth).ok().flatten().is_some();
+    (planar && tiled).then(|| "tiles with one plane per colour (PlanarConfiguration 2)".to_string())
 }
 
 /// A TIFF's size from its first IFD.

@@ -34,12 +34,13 @@ pub struct OptionArgs {
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f32,
     /// Only consider these labels or higher taxa (repeat or comma-separate;
-    /// case-insensitive). Other classes score 0; the rest keep their
-    /// probabilities, which are not renormalised.
+    /// case-insensitive, any Unicode form). Other classes score 0; the rest
+    /// keep their probabilities, which are not renormalised. A name that is
+    /// no label or taxon of the model is an error (exit status 2).
     #[arg(long, value_delimiter = ',')]
     pub allow: Vec<String>,
     /// Ignore these labels or higher taxa (repeat or comma-separate;
-    /// case-insensitive). They score 0; the rest are not renormalised.
+    /// matched as --allow is). They score 0; the rest are not renormalised.
     #[arg(long, value_delimiter = ',')]
     pub deny: Vec<String>,
     /// Summed probability, in (0, 1], a taxon needs to be reported: the
@@ -67,7 +68,13 @@ impl OptionArgs {
 
 #[derive(Serialize)]
 struct ImageResult {
+    /// The path as given, as UTF-8; a name that is not UTF-8 (Latin-1 from
+    /// old cameras and zips) has U+FFFD for its odd bytes here, and its
+    /// exact bytes in `image_bytes`.
+    #[serde(serialize_with = "super::serialize_path_lossy")]
     image: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_bytes: Option<Vec<u8>>,
     #[serde(flatten)]
     outcome: Outcome,
 }
@@ -91,7 +98,11 @@ enum Outcome {
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let classifier = args.model.load()?;
     let options = args.options.to_options();
-    options.validate()?;
+    // A bad option (an --allow or --deny name the model lacks) is a usage error.
+    if let Err(error) = classifier.check_options(&options) {
+        eprintln!("error: {error}");
+        return Ok(ExitCode::from(2));
+    }
     let results = classify_all(&classifier, &args.images, &options, !args.json);
     let failed = results.iter().filter(|r| matches!(r.outcome, Outcome::Err { .. })).count();
     if args.json {
@@ -123,6 +134,7 @@ fn classify_all(classifier: &Classifier, images: &[PathBuf], options: &ClassifyO
         .progress_with(bar.clone())
         .map(|image| ImageResult {
             image: image.clone(),
+            image_bytes: super::non_utf8_bytes(image),
             outcome: match classifier.classify_file(image, options) {
                 Ok(c) => Outcome::Ok(c),
                 Err(e) => {

@@ -27,7 +27,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         super::print_json(&json!({
-            "file": args.model,
+            "file": args.model.to_string_lossy(),
             "bytes": size,
             "opset": opset,
             "producer": format!("{} {}", proto.producer_name, proto.producer_version),
@@ -89,7 +89,7 @@ fn inspect_plain(args: &InspectArgs, proto: &ModelProto, size: u64, opset: Optio
             Err(e) => (None, None, None, Some(e.clone())),
         };
         super::print_json(&json!({
-            "file": args.model, "bytes": size, "opset": opset, "taxa_metadata": null,
+            "file": args.model.to_string_lossy(), "bytes": size, "opset": opset, "taxa_metadata": null,
             "declared_input": declared, "inferred_preprocess": preprocess, "inferred_output": output,
             "external_data": external, "problem": problem,
         }))?;

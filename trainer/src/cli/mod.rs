@@ -10,3 +10,26 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
+
+/// Writes a path into JSON as UTF-8, with U+FFFD for bytes that are not
+/// (serde refuses such a path outright, which lost a whole batch's output).
+pub fn serialize_path_lossy<S: serde::Serializer>(path: &std::path::Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
+}
+
+/// The exact bytes of a path that is not UTF-8 (Unix), written beside its
+/// lossy form so a script can still name the file; `None` for a UTF-8 path.
+pub fn non_utf8_bytes(path: &std::path::Path) -> Option<Vec<u8>> {
+    if path.to_str().is_some() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(path.as_os_str().as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        Some(path.to_string_lossy().into_owned().into_bytes())
+    }
+}

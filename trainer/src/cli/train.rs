@@ -231,6 +231,9 @@ pub fn print_summary(s: &RunSummary) {
         last.val_top1_error, last.val_top5_error, last.epoch, last.val_top1_error_all_classes
     );
     println!("bundles:      {} (best), {} (final)", s.best_bundle.display(), s.final_bundle.display());
+    if let Some(epoch) = s.best_epoch {
+        println!("best.onnx:    epoch {epoch}: {}", s.best_epoch_rule);
+    }
     if !s.most_confused.is_empty() {
         println!("most confused:");
         for (truth, predicted, n) in s.most_confused.iter().take(5) {

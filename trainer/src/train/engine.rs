@@ -17,7 +17,7 @@ use super::features::backbone_features;
 use super::stages::Stages;
 use super::batches::{BatchMaker, HostBatch};
 use super::presets::{load_data, training_batch_size, training_batches};
-use super::run_dir::{EpochMetrics, RunDir, RunState, RunSummary, plot_run, summarise, write_bundle};
+use super::run_dir::{EpochMetrics, RunDir, RunState, RunSummary, improves, plot_run, summarise, write_bundle};
 use super::{Mode, Optimizer, TrainConfig};
 use crate::checkpoint::{CheckpointInfo, read_checkpoint_info, save_checkpoint};
 use crate::data::ImageCache;
@@ -47,7 +47,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
     tch::manual_seed(config.seed as i64);
     let mut net = build_network(&config, classes as i64, &vs)?;
     let mut optimizer = Optimizer::new(config.optimizer, config.momentum, config.weight_decay);
-    let state = state.unwrap_or(RunState { epochs_done: 0, best_val_top1_error: None });
+    let state = state.unwrap_or(RunState { epochs_done: 0, best_val_top1_error: None, best_epoch: None, best_val_loss: None });
     let info = CheckpointInfo {
         arch: config.arch.clone(),
         num_classes: classes as i64,
@@ -95,7 +95,9 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
         augment_on_device: config.augment_on.on_device(device),
     };
 
-    let mut best = state.best_val_top1_error;
+    // The kept epoch's (error, loss); a run begun before losses were kept ties on any loss.
+    let mut best = state.best_val_top1_error.map(|error| (error, state.best_val_loss.unwrap_or(f64::INFINITY)));
+    let mut best_epoch = state.best_epoch;
     let mut last_eval = None;
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();
@@ -144,11 +146,13 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
         optimizer.save(&dir.optimizer(done))?;
         dir.append_metrics(&metrics)?;
         history.push(metrics.clone());
-        if best.is_none_or(|b| metrics.val_top1_error < b) {
-            best = Some(metrics.val_top1_error);
+        if improves(metrics.val_top1_error, metrics.val_loss, best) {
+            best = Some((metrics.val_top1_error, metrics.val_loss));
+            best_epoch = Some(done);
             write_bundle(&net, &config, &data.prepared, &metrics, &run_dir.join("best.onnx"))?;
         }
-        dir.write_json("state.json", &RunState { epochs_done: done, best_val_top1_error: best }, false)?;
+        let state = RunState { epochs_done: done, best_val_top1_error: best.map(|b| b.0), best_epoch, best_val_loss: best.map(|b| b.1) };
+        dir.write_json("state.json", &state, false)?;
         dir.remove_epoch(epoch);
         plot_run(run_dir, &history);
         stages.finish(&format!("commit epoch {done}"), 0, commit_started);

@@ -39,6 +39,38 @@ pub struct EpochMetrics {
 pub(super) struct RunState {
     pub epochs_done: usize,
     pub best_val_top1_error: Option<f64>,
+    /// The kept epoch (1-based) and its validation loss; absent from runs
+    /// begun before they were recorded.
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
+    #[serde(default)]
+    pub best_val_loss: Option<f64>,
+}
+
+/// How `best.onnx` is chosen. On a small validation set many epochs tie on
+/// the error, and keeping the first of them kept the least-trained one; the
+/// loss still tells them apart.
+pub const BEST_EPOCH_RULE: &str = "the lowest validation top-1 error; among tied epochs, the lowest validation loss";
+
+/// Whether an epoch with validation `error` and `loss` replaces the kept one
+/// (`kept`: its error and loss), by [`BEST_EPOCH_RULE`].
+pub(super) fn improves(error: f64, loss: f64, kept: Option<(f64, f64)>) -> bool {
+    const SAME: f64 = 1e-12;
+    match kept {
+        None => true,
+        Some((kept_error, kept_loss)) => error < kept_error - SAME || ((error - kept_error).abs() <= SAME && loss < kept_loss),
+    }
+}
+
+/// The epoch [`improves`] keeps over a run's history (1-based).
+pub(super) fn kept_epoch(history: &[EpochMetrics]) -> Option<usize> {
+    let mut kept: Option<(f64, f64, usize)> = None;
+    for m in history {
+        if improves(m.val_top1_error, m.val_loss, kept.map(|(e, l, _)| (e, l))) {
+            kept = Some((m.val_top1_error, m.val_loss, m.epoch));
+        }
+    }
+    kept.map(|(_, _, epoch)| epoch)
 }
 
 /// What a finished run reports.
@@ -52,6 +84,9 @@ pub struct RunSummary {
     pub skipped_images: usize,
     pub history: Vec<EpochMetrics>,
     pub best_bundle: PathBuf,
+    /// The epoch `best.onnx` holds (1-based), and the rule that chose it.
+    pub best_epoch: Option<usize>,
+    pub best_epoch_rule: &'static str,
     pub final_bundle: PathBuf,
     pub per_class_accuracy: Vec<(String, f64, usize)>,
     pub most_confused: Vec<(String, String, usize)>,
@@ -189,11 +224,47 @@ pub(super) fn summarise(run_dir: &Path, data: &Splits, eval: Evaluation, history
         train_images,
         val_images,
         skipped_images: data.train_cache.skipped.len() + data.val_cache.skipped.len(),
+        best_epoch: kept_epoch(&history),
+        best_epoch_rule: BEST_EPOCH_RULE,
         history,
         best_bundle: run_dir.join("best.onnx"),
         final_bundle,
         per_class_accuracy,
         most_confused,
         stages: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(epoch: usize, val_top1_error: f64, val_loss: f64) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            lr: 0.1,
+            train_loss: 1.0,
+            train_top1_error: 0.5,
+            val_loss,
+            val_top1_error,
+            val_top5_error: 0.0,
+            val_top1_error_all_classes: val_top1_error,
+            images_per_second: 1.0,
+            seconds: 1.0,
+        }
+    }
+
+    /// training-best-epoch-ties: the errors tie from epoch 3 to 6 while the
+    /// loss falls every epoch; the first of the tied epochs was kept.
+    #[test]
+    fn ties_on_the_error_go_to_the_lower_loss() {
+        let errors = [0.462, 0.269, 0.115, 0.115, 0.115, 0.115, 0.192, 0.192, 0.154, 0.154];
+        let history: Vec<EpochMetrics> = errors.iter().enumerate().map(|(i, &e)| epoch(i + 1, e, 1.125 - 0.08 * i as f64)).collect();
+        assert_eq!(kept_epoch(&history), Some(6));
+        // A lower error always wins, whatever the loss; a tie with a higher loss does not.
+        assert!(improves(0.1, 9.0, Some((0.2, 0.1))));
+        assert!(!improves(0.2, 0.2, Some((0.2, 0.1))));
+        assert!(improves(0.2, 0.05, Some((0.2, 0.1))));
+        assert_eq!(kept_epoch(&[]), None);
     }
 }
