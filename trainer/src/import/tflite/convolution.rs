@@ -11,7 +11,30 @@ use super::converter::{Converter, Operands};
 use super::tensors::{bad_zero, onnx_name, permute};
 use crate::import::ImportError;
 
+/// A convolution's window: kernel size, strides, dilations (TFLite's i32s)
+/// and ONNX pads.
+struct Window {
+    kernel: [i64; 2],
+    strides: [i32; 2],
+    dilations: [i32; 2],
+    pads: Vec<i64>,
+}
+
 impl<'a> Converter<'_, 'a> {
+    /// An ONNX `Conv` node (`group` for a depthwise one); returns its output.
+    fn conv(&mut self, x: &str, w: &str, bias: Option<&str>, group: Option<i64>, window: &Window) -> String {
+        let mut args = vec![x, w];
+        args.extend(bias);
+        let mut attributes: Vec<_> = group.map(|g| attr_int("group", g)).into_iter().collect();
+        attributes.extend([
+            attr_ints("kernel_shape", &window.kernel),
+            attr_ints("strides", &window.strides.map(i64::from)),
+            attr_ints("dilations", &window.dilations.map(i64::from)),
+            attr_ints("pads", &window.pads),
+        ]);
+        self.g.node("Conv", &args, attributes)
+    }
+
     /// CONV_2D: TFLite's OHWI weight as ONNX `Conv`'s OIHW.
     pub(super) fn conv_2d(&mut self, op: &tflite::Operator<'a>, ops: &Operands) -> Result<(), ImportError> {
         let output = ops.output;
@@ -23,20 +46,8 @@ impl<'a> Converter<'_, 'a> {
         let (kh, kw) = (kernel[1], kernel[2]);
         let pads = self.pads(ops.input(0)?, o.padding(), [kh, kw], [o.stride_h(), o.stride_w()], [o.dilation_h_factor(), o.dilation_w_factor()])?;
         let bias = self.bias(ops.optional(2))?;
-        let mut args = vec![x.name.as_str(), w.as_str()];
-        if let Some(b) = &bias {
-            args.push(b);
-        }
-        let y = self.g.node(
-            "Conv",
-            &args,
-            vec![
-                attr_ints("kernel_shape", &[kh, kw]),
-                attr_ints("strides", &[o.stride_h() as i64, o.stride_w() as i64]),
-                attr_ints("dilations", &[o.dilation_h_factor() as i64, o.dilation_w_factor() as i64]),
-                attr_ints("pads", &pads),
-            ],
-        );
+        let window = Window { kernel: [kh, kw], strides: [o.stride_h(), o.stride_w()], dilations: [o.dilation_h_factor(), o.dilation_w_factor()], pads };
+        let y = self.conv(&x.name, &w, bias.as_deref(), None, &window);
         self.define(output, y, o.fused_activation_function())
     }
 
@@ -57,21 +68,8 @@ impl<'a> Converter<'_, 'a> {
         }
         let pads = self.pads(x_index, o.padding(), [kh, kw], [o.stride_h(), o.stride_w()], [o.dilation_h_factor(), o.dilation_w_factor()])?;
         let bias = self.bias(ops.optional(2))?;
-        let mut args = vec![x.name.as_str(), w.as_str()];
-        if let Some(b) = &bias {
-            args.push(b);
-        }
-        let y = self.g.node(
-            "Conv",
-            &args,
-            vec![
-                attr_int("group", channels_in),
-                attr_ints("kernel_shape", &[kh, kw]),
-                attr_ints("strides", &[o.stride_h() as i64, o.stride_w() as i64]),
-                attr_ints("dilations", &[o.dilation_h_factor() as i64, o.dilation_w_factor() as i64]),
-                attr_ints("pads", &pads),
-            ],
-        );
+        let window = Window { kernel: [kh, kw], strides: [o.stride_h(), o.stride_w()], dilations: [o.dilation_h_factor(), o.dilation_w_factor()], pads };
+        let y = self.conv(&x.name, &w, bias.as_deref(), Some(channels_in), &window);
         self.define(output, y, o.fused_activation_function())
     }
 
