@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against peers measured in the same run.
-# Usage: bench/run.sh core | archs | end-to-end | photo-decode | training-throughput | frozen | decode | real-transfer | inat-import | scale | upstream-repros [options]
+# Usage: bench/run.sh core | archs | end-to-end | photo-decode | reduced-decode | best-epoch | training-throughput | frozen | decode | real-transfer | inat-import | scale | upstream-repros [options]
 # Pin to one core for the device figures: taskset -c 1 bench/run.sh end-to-end
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -27,6 +27,16 @@ src.resize((4000, 3000), Image.BICUBIC).save("target/photo-4000x3000.jpg", quali
 PY
         python bench/decode_vs_pillow.py --example target/release/examples/decode_sized \
             target/photo-800x800.jpg target/photo-4000x3000.jpg "${@:2}" ;;
+    # The 1/4 and 1/2 JPEG decodes against Pillow's draft() on real photos at native resolution, every subsampling.
+    reduced-decode)
+        scripts/fetch-real-data.sh && scripts/fetch-inat-models.sh
+        cargo build --release --locked -p taxa-core --example reduced_fidelity
+        d=.cache/real-data/darknet/usr/share/darknet/data i=${TAXA_INAT_MODELS_DIR:-.cache/inat-models}
+        python bench/reduced_decode.py --example target/release/examples/reduced_fidelity "${@:2}" \
+            tests/field-cases/jpeg-reduced-decode-drift/cham_1024x1280.jpg tests/field-cases/jpeg-reduced-decode-drift/castle_439x292.jpg \
+            "$i/cat_720p.jpg" "$i/owl.jpg" "$i/parrot.jpg" "$d/eagle.jpg" "$d/dog.jpg" "$d/giraffe.jpg" "$d/horses.jpg" ;;
+    # Which epoch best.onnx should keep, on photos from another source than the Tux Paint training set.
+    best-epoch) scripts/fetch-real-data.sh && scripts/fetch-inat-models.sh && python bench/best_epoch.py --taxa target/release/taxa "${@:2}" ;;
     training-throughput) python bench/training.py throughput --taxa target/release/taxa "${@:2}" ;;
     frozen) python bench/training.py frozen --taxa target/release/taxa "${@:2}" ;;
     decode) python bench/training.py decode --taxa target/release/taxa "${@:2}" ;;

@@ -43,7 +43,7 @@ impl From<TaxaError> for TaxaFfiError {
             TaxaError::InvalidPixelBuffer(_) | TaxaError::InvalidOptions(_) | TaxaError::ScoreCountMismatch { .. } => {
                 TaxaFfiError::InvalidArgument { message }
             }
-            TaxaError::Io { .. } => TaxaFfiError::Io { message },
+            TaxaError::Io { .. } | TaxaError::Write { .. } => TaxaFfiError::Io { message },
             _ => TaxaFfiError::Internal { message },
         }
     }

@@ -22,10 +22,21 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> io::Result<()
     // The mode `std::fs::write` gives (0666 less the umask), not tempfile's private 0600.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder.tempfile_in(dir)?;
+    let tmp = builder.tempfile_in(dir).map_err(without_temporary_path)?;
     write(tmp.path())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// tempfile names its own temporary file in the error's text ("… at path
+/// \"dir/.taxa-x.partial\""; its error type is private); callers name the
+/// target, so only the OS's part is kept.
+fn without_temporary_path(error: io::Error) -> io::Error {
+    let text = error.to_string();
+    match text.rsplit_once(" at path \"") {
+        Some((os_part, _)) => io::Error::new(error.kind(), os_part.to_string()),
+        None => error,
+    }
 }
 
 #[cfg(test)]
@@ -46,6 +57,9 @@ mod tests {
         assert_eq!(failed.unwrap_err().to_string(), "disk full");
         assert_eq!(std::fs::read(&path).unwrap(), b"two", "a failed write keeps the old file");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+        // A folder that cannot take the file: the OS's error, without the temporary name.
+        let error = write_atomic(&dir.path().join("missing/a.json"), b"x").unwrap_err();
+        assert_eq!((error.kind(), error.to_string()), (io::ErrorKind::NotFound, "No such file or directory (os error 2)".to_string()));
     }
 
     #[cfg(unix)]

@@ -368,7 +368,7 @@ pub fn encode_bundle(mut model: ModelProto, metadata: &BundleMetadata) -> Result
 /// crash never leaves half a model behind.
 pub fn write_bundle(path: &Path, model: ModelProto, metadata: &BundleMetadata) -> Result<()> {
     let bytes = encode_bundle(model, metadata)?;
-    crate::atomic::write_atomic(path, &bytes).map_err(|e| TaxaError::io(path, e))
+    crate::atomic::write_atomic(path, &bytes).map_err(|error| TaxaError::Write { path: path.into(), error })
 }
 
 pub use crate::labels::{parse_labels, read_labels};

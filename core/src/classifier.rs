@@ -114,6 +114,24 @@ impl Classifier {
         Self::build(proto, metadata, model_dir)
     }
 
+    /// Loads a plain ONNX file as [`load_with_labels`](Self::load_with_labels)
+    /// would, and returns its number of classes (the labels a labels file
+    /// must give): what `taxa inspect` checks before calling a model
+    /// classifiable. Errors: those of [`load_with_labels`](Self::load_with_labels)
+    /// but the label count.
+    pub fn plain_model_classes(model: impl AsRef<Path>) -> Result<usize> {
+        let model_path = model.as_ref();
+        let proto = bundle::read_model(model_path)?;
+        let metadata = BundleMetadata::for_plain_model(&proto, vec![String::new()])?;
+        let model_dir = model_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        match Self::build(proto, metadata, Some(model_dir)) {
+            Ok(_) => Ok(1),
+            Err(TaxaError::LabelCountMismatch { outputs, .. }) => Ok(outputs),
+            Err(TaxaError::ModelLoad(m)) => Err(TaxaError::ModelLoad(format!("{}: {m}", model_path.display()))),
+            Err(other) => Err(other),
+        }
+    }
+
     /// Loads a model with explicit metadata (what a bundle would carry).
     pub fn new(proto: ModelProto, metadata: BundleMetadata) -> Result<Self> {
         Self::build(proto, metadata, None)
@@ -231,7 +249,7 @@ impl Classifier {
     /// when it cannot be read, then those of [`classify_bytes`](Self::classify_bytes).
     pub fn classify_file(&self, path: impl AsRef<Path>, options: &ClassifyOptions) -> Result<Classification> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| TaxaError::Io { path: path.to_path_buf(), source: e })?;
+        let bytes = std::fs::read(path).map_err(|e| TaxaError::Io { path: path.to_path_buf(), error: e })?;
         self.classify_bytes(&bytes, options)
     }
 
@@ -352,7 +370,21 @@ fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType
     if proto.graph.as_ref().is_some_and(|g| g.value_info.iter().any(crate::model_graph::has_symbolic_dim)) {
         crate::model_graph::drop_symbolic_value_info(proto.to_mut());
     }
-    let mut model = tract_onnx::onnx().parse(&proto, model_dir.as_deref())?.model;
+    let onnx = tract_onnx::onnx();
+    let missing = crate::model_graph::unsupported_operators(&proto, |op| onnx.op_register.0.contains_key(op));
+    if !missing.is_empty() {
+        return Err(TractError::msg(format!(
+            "operators taxa's inference engine (tract) does not implement: {}{}",
+            missing.join(", "),
+            if missing.iter().any(|m| m.starts_with("com.microsoft")) {
+                "; these are onnxruntime's own (com.microsoft) operators, which its QOperator quantization writes: \
+                 quantize with quant_format=QuantFormat.QDQ instead, which taxa runs"
+            } else {
+                ""
+            }
+        )));
+    }
+    let mut model = onnx.parse(&proto, model_dir.as_deref())?.model;
     if model.input_outlets()?.len() != 1 {
         return Err(TractError::msg(format!("expected one input, the model has {}", model.input_outlets()?.len())));
     }

@@ -8,10 +8,16 @@ pub type Result<T, E = TaxaError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TaxaError {
-    /// A file (model, labels, image) could not be read, or a bundle could
-    /// not be written; `path` names it.
-    #[error("cannot read {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    /// A file (model, labels, image) could not be read; `path` names it.
+    /// The OS error is part of the message and deliberately not a `source`:
+    /// error chains (`{:#}`) would print it twice.
+    #[error("cannot read {}: {error}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
+
+    /// A bundle could not be written (a full disk, a read-only folder);
+    /// nothing was left at `path` (atomic write). The OS error as in `Io`.
+    #[error("cannot write {}: {error}", path.display())]
+    Write { path: PathBuf, error: std::io::Error },
 
     /// The encoded image has 0 bytes.
     #[error("image is empty (0 bytes)")]
@@ -94,7 +100,7 @@ impl TaxaError {
     /// A stable snake_case name for the variant, for JSON and foreign callers.
     pub fn kind(&self) -> &'static str {
         match self {
-            TaxaError::Io { .. } => "io",
+            TaxaError::Io { .. } | TaxaError::Write { .. } => "io",
             TaxaError::EmptyImage => "empty_image",
             TaxaError::UnsupportedImageFormat => "unsupported_image_format",
             TaxaError::ImageTooLarge { .. } => "image_too_large",
@@ -113,8 +119,8 @@ impl TaxaError {
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        TaxaError::Io { path: path.into(), source }
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        TaxaError::Io { path: path.into(), error }
     }
 
     pub(crate) fn metadata(key: &str, message: impl ToString) -> Self {

@@ -42,7 +42,7 @@ pub use bundle::{BundleMetadata, HigherRanks, OutputKind, Provenance, Rank, Taxo
 pub use classifier::Classifier;
 pub use classify::{Classification, ClassifyOptions, Prediction};
 #[cfg(feature = "decode")]
-pub use decode::{DecodeLimits, DecodeOptions, DecodedImage, SizedImage, decode_image, decode_image_file, decode_image_sized, decode_image_with};
+pub use decode::{DecodeLimits, DecodeOptions, DecodedImage, SizedImage, decode_image, decode_image_file, decode_image_sized, decode_image_with, image_format};
 pub use error::{Result, TaxaError};
 pub use pixels::{PixelBuffer, PixelFormat, PixelsRef};
 pub use preprocess::PreprocessContract;

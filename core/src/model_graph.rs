@@ -281,6 +281,29 @@ fn graph(model: &ModelProto) -> Result<&GraphProto> {
     model.graph.as_ref().ok_or_else(|| TaxaError::ModelDecode("no graph in the model".into()))
 }
 
+/// The operators of `proto`'s graph (and its subgraphs) that `known` does not
+/// know, as "domain Name (n nodes)" (the standard domain unnamed), sorted.
+pub fn unsupported_operators(proto: &ModelProto, known: impl Fn(&str) -> bool) -> Vec<String> {
+    fn walk(graph: &GraphProto, known: &dyn Fn(&str) -> bool, found: &mut std::collections::BTreeMap<String, usize>) {
+        for node in &graph.node {
+            if !known(&node.op_type) {
+                let domain = if node.domain.is_empty() || node.domain == "ai.onnx" { String::new() } else { format!("{} ", node.domain) };
+                *found.entry(format!("{domain}{}", node.op_type)).or_default() += 1;
+            }
+            for attribute in &node.attribute {
+                for sub in attribute.g.iter().chain(&attribute.graphs) {
+                    walk(sub, known, found);
+                }
+            }
+        }
+    }
+    let mut found = std::collections::BTreeMap::new();
+    if let Some(graph) = &proto.graph {
+        walk(graph, &known, &mut found);
+    }
+    found.into_iter().map(|(op, n)| format!("{op} ({n} node{})", if n == 1 { "" } else { "s" })).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

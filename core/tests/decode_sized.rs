@@ -77,12 +77,19 @@ fn reduced_decode_stays_close_to_the_full_decode() {
         ("grey", SamplingFactor::R_4_4_4, true, false),
         ("progressive 4:2:0", SamplingFactor::R_4_2_0, false, true),
     ];
-    for &(w, h) in &[(1024, 1024), (1500, 1100), (1100, 2001), (2048, 1536)] {
+    // Short sides from 1152 (1/4: 288 = 1.125 × the resize, 256) up.
+    for &(w, h) in &[(1152, 1152), (1500, 1200), (1200, 2001), (2048, 1536)] {
         let image = photo(w, h);
         for &(name, sampling, grey, progressive) in cases {
             let bytes = jpeg(&image, sampling, grey, progressive, None);
             let sized = decode_image_sized(&bytes, &DecodeOptions::default(), &contract).unwrap();
             let what = format!("{name} {w}×{h}");
+            if name.contains("4:2:0") {
+                // Colour halved both ways: jpeg-decoder's reduced colour is not faithful enough.
+                assert_eq!(sized.reduction, 1, "{what}: decoded in full");
+                assert_eq!(sized.resize_to_input(&contract).unwrap().0, full_window(&bytes, &contract), "{what}");
+                continue;
+            }
             assert_eq!(sized.reduction, MAX_REDUCTION, "{what}: the reduced decode was not used");
             assert_eq!((sized.full_width, sized.full_height), (w, h), "{what}");
             assert_eq!(sized.image.dimensions(), (w.div_ceil(MAX_REDUCTION), h.div_ceil(MAX_REDUCTION)), "{what}");
@@ -110,11 +117,11 @@ fn reduced_decode_stays_close_to_the_full_decode() {
 #[test]
 fn exif_rotation_applies_to_the_reduced_decode() {
     let contract = PreprocessContract::imagenet();
-    let image = photo(1600, 1100);
+    let image = photo(1600, 1200);
     for orientation in [3u16, 6, 8] {
-        let bytes = jpeg(&image, SamplingFactor::R_4_2_0, false, false, Some(&orientation_exif(orientation)));
+        let bytes = jpeg(&image, SamplingFactor::R_4_2_2, false, false, Some(&orientation_exif(orientation)));
         let sized = decode_image_sized(&bytes, &DecodeOptions::default(), &contract).unwrap();
-        let upright = if orientation == 3 { (1600, 1100) } else { (1100, 1600) };
+        let upright = if orientation == 3 { (1600, 1200) } else { (1200, 1600) };
         assert_eq!((sized.full_width, sized.full_height), upright, "orientation {orientation}");
         assert_eq!(sized.reduction, MAX_REDUCTION);
         assert_eq!(sized.image.dimensions(), (upright.0.div_ceil(4), upright.1.div_ceil(4)));
@@ -204,5 +211,35 @@ fn corrupt_scan_data_gives_the_full_decoders_answer() {
             (Ok(_), Ok(sized)) => assert!(sized.image.width() > 0),
             _ => panic!("offset {offset}: full {:?} vs sized {:?}", full.as_ref().err(), sized.as_ref().err()),
         }
+    }
+}
+
+/// exif-orientation-long-type, the rest of the kind: the first EXIF block is
+/// read wherever it sits (after XMP, before a second EXIF block, as Pillow
+/// reads it), on both decode paths.
+#[test]
+fn the_first_exif_block_is_read_among_other_segments_on_both_paths() {
+    let contract = PreprocessContract::imagenet();
+    let image = photo(1600, 1200);
+    let plain = jpeg(&image, SamplingFactor::R_4_4_4, false, false, None);
+    let segment = |payload: &[u8]| [&[0xFF, 0xE1][..], &((payload.len() + 2) as u16).to_be_bytes(), payload].concat();
+    let xmp = segment(b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>");
+    let exif = |o: u16| segment(&[b"Exif\0\0".as_slice(), &orientation_exif(o)].concat());
+    // After SOI and the encoder's APP0.
+    let insert = |segments: &[Vec<u8>]| {
+        let app0_end = 4 + u16::from_be_bytes([plain[4], plain[5]]) as usize;
+        [&plain[..app0_end], &segments.concat(), &plain[app0_end..]].concat()
+    };
+    for (segments, upright) in [
+        (vec![xmp.clone(), exif(6)], (1200, 1600)),
+        (vec![exif(6), exif(1)], (1200, 1600)),
+        (vec![exif(1), exif(6)], (1600, 1200)),
+        (vec![xmp, exif(8), segment(b"Exif\0\0garbage")], (1200, 1600)),
+    ] {
+        let bytes = insert(&segments);
+        let full = decode_image_with(&bytes, &DecodeOptions::default()).unwrap().image;
+        let sized = decode_image_sized(&bytes, &DecodeOptions::default(), &contract).unwrap();
+        assert_eq!(sized.reduction, MAX_REDUCTION);
+        assert_eq!((full.dimensions(), (sized.full_width, sized.full_height)), (upright, upright), "{} segments", segments.len());
     }
 }

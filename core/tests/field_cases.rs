@@ -494,3 +494,62 @@ fn a_dynamic_batch_model_with_value_info_loads_and_scores_as_without_it() {
         assert!((score(&result, &p.label) - p.score).abs() <= 1e-6, "{}", p.label);
     }
 }
+
+// --- jpeg-reduced-decode-drift: the model input does not move with the decode path ---
+
+/// The model input (0–255 levels, CHW) a probe that outputs its input gives
+/// back: log(p_i / p_ref) × std × 255.
+fn probe_input(probe: &Classifier, image: &str) -> Vec<f32> {
+    let result = all_scores(probe, image);
+    let reference = score(&result, "ref").ln();
+    let plane = (probe.metadata().labels.len() - 1) / 3;
+    let std = probe.metadata().preprocess.std;
+    (0..3 * plane).map(|i| (score(&result, &format!("p{i}")).ln() - reference) * std[i / plane] * 255.0).collect()
+}
+
+#[test]
+fn a_photo_and_its_pillow_decode_give_the_model_the_same_input() {
+    let probe = load("jpeg-reduced-decode-drift/probe_full64.onnx", "jpeg-reduced-decode-drift/probe_full64.labels.txt");
+    // 439×292 at 64 px: a 1/4 decode would be exactly the resize (73), where
+    // it drifted 2.4–4.5 levels on average; it is decoded in full now.
+    let jpeg = probe_input(&probe, "jpeg-reduced-decode-drift/castle_439x292.jpg");
+    let pillow = probe_input(&probe, "jpeg-reduced-decode-drift/castle_439x292.png");
+    let diffs: Vec<f32> = jpeg.iter().zip(&pillow).map(|(a, b)| (a - b).abs()).collect();
+    let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+    let max = diffs.iter().cloned().fold(0.0, f32::max);
+    // What remains is zune-jpeg against libjpeg on the full decode (IDCT and colour rounding).
+    assert!(mean < 0.5 && max < 8.0, "mean {mean:.3}, max {max:.2} levels");
+}
+
+// --- onnx-value-info-dynamic-batch, the rest of the kind: a uint8 input ---
+
+/// A plain model whose graph takes raw 8-bit pixels (preprocessing inside
+/// the graph, as Model Maker and many quantized exports do) gets the resized
+/// photo's pixels as they are, in the layout its shape declares.
+#[test]
+fn a_plain_model_with_a_uint8_input_gets_raw_pixels() {
+    use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_int, attr_ints};
+    use taxa_core::onnx_pb::tensor_proto::DataType;
+    let mut g = GraphBuilder::new("uint8_means");
+    let x = g.input_typed("pixels", &[Dim::Fixed(1), 32.into(), 32.into(), 3.into()], DataType::Uint8);
+    let float = g.node("Cast", &[&x], vec![attr_int("to", DataType::Float as i64)]);
+    let means = g.node("ReduceMean", &[&float], vec![attr_ints("axes", &[1, 2]), attr_int("keepdims", 0)]);
+    let scale = g.initializer("scale", &[1], &[0.01]);
+    g.node_named("Mul", &[&means, &scale], "logits", vec![]);
+    g.output("logits", &[Dim::Fixed(1), 3.into()]);
+    let model = g.build();
+    let classifier = Classifier::from_model_proto(model, Some(vec!["R".into(), "G".into(), "B".into()])).unwrap();
+    assert_eq!(classifier.metadata().preprocess.input_type, taxa_core::preprocess::InputType::Uint8);
+    // A flat (200, 100, 50) photo: the means are the pixels themselves, unnormalised.
+    let photo = image::RgbImage::from_pixel(64, 48, image::Rgb([200, 100, 50]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    photo.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let options = ClassifyOptions { top_k: 3, ..Default::default() };
+    let result = classifier.classify_bytes(png.get_ref(), &options).unwrap();
+    let logits = [2.0f32, 1.0, 0.5];
+    let total: f32 = logits.iter().map(|l| l.exp()).sum();
+    for (label, logit) in ["R", "G", "B"].into_iter().zip(logits) {
+        let want = logit.exp() / total;
+        assert!((score(&result, label) - want).abs() < 1e-4, "{label}: {} vs {want}", score(&result, label));
+    }
+}

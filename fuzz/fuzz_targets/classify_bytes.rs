@@ -10,7 +10,7 @@ use taxa_core::{Classifier, ClassifyOptions};
 
 static PROBE: LazyLock<Classifier> = LazyLock::new(|| {
     let model = include_bytes!("../../tests/field-cases/tiff-planar-panic/probe_rgb_mean.onnx");
-    Classifier::from_bytes(model, Some(vec!["R".into(), "G".into(), "B".into()])).expect("the probe model loads")
+    Classifier::from_bytes(model, Some(vec!["R".into(), "G".into(), "B".into()])).expect("the probe model loads").with_decode_limits(taxa_fuzz::FUZZ_LIMITS)
 });
 
 fuzz_target!(|data: &[u8]| {

@@ -1,27 +1,29 @@
-//! Encoded image bytes → `taxa_core::decode_image` with the default limits:
-//! what every classify entry point (CLI, bindings, trainer cache) does first;
-//! then `decode_image_sized` for a tiny contract, so that JPEGs from 64 px up
-//! take the reduced (DCT-scaled) path that large photos take in classify.
+//! Encoded image bytes → `taxa_core::decode_image` (under the harness's small
+//! limits, `taxa_fuzz::FUZZ_LIMITS`): what every classify entry point (CLI,
+//! bindings, trainer cache) does first, EXIF readers included; then
+//! `decode_image_sized` for a tiny contract, so that JPEGs from 72 px up
+//! (not 4:2:0) take the reduced (DCT-scaled) path that large photos take in
+//! classify and training.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use taxa_core::{DecodeLimits, DecodeOptions, PreprocessContract, decode_image, decode_image_sized};
+use taxa_core::{DecodeOptions, PreprocessContract, decode_image, decode_image_sized};
 
 fuzz_target!(|data: &[u8]| {
     taxa_fuzz::init();
-    let limits = DecodeLimits::default();
+    let limits = taxa_fuzz::FUZZ_LIMITS;
     match decode_image(data, &limits) {
         Ok(image) => {
             let (w, h) = image.dimensions();
             assert!(w > 0 && h > 0, "decoded an empty {w}×{h} image");
-            // Orientation may swap the sides; the default limits are square.
+            // Orientation may swap the sides; the limits are square.
             assert!(w.max(h) <= limits.max_width.max(limits.max_height), "{w}×{h} is over the limits");
             assert!(w as u64 * h as u64 <= limits.max_pixels, "{w}×{h} is over the pixel limit");
             assert_eq!(image.as_raw().len(), w as usize * h as usize * 3);
         }
         Err(e) => assert!(!e.to_string().is_empty()),
     }
-    // Resize 16: a JPEG whose short side is at least 64 px is decoded reduced.
+    // Resize 16: a JPEG whose short side is at least 72 px (4 × 16 × 1.125) is decoded reduced.
     let contract = PreprocessContract::imagenet_sized(14);
     let options = DecodeOptions { limits, allow_truncated: false };
     match decode_image_sized(data, &options, &contract) {

@@ -2,7 +2,8 @@
 //! built from the input.
 //!
 //! The input is a listing, one path a line, `/` between components; a line
-//! ending in `/` is a folder, any other a (empty) file. Names are raw bytes,
+//! ending in `/` is a folder, any other a file: the first bytes of a PNG when
+//! its name ends in `.png` (case-insensitive), empty otherwise. Names are raw bytes,
 //! so non-UTF-8 names are built too. Components `.`, `..`, empty or with NUL
 //! are dropped; at most 64 lines, 4 levels and 200-byte names.
 #![no_main]
@@ -36,32 +37,35 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let path: PathBuf = path.join(OsStr::from_bytes(last));
-        let _ = if is_dir { std::fs::create_dir_all(&path) } else { std::fs::write(&path, b"").map(|_| ()) };
+        let png = last.len() >= 4 && last[last.len() - 4..].eq_ignore_ascii_case(b".png");
+        let bytes: &[u8] = if png { b"\x89PNG\r\n\x1a\n" } else { b"" };
+        let _ = if is_dir { std::fs::create_dir_all(&path) } else { std::fs::write(&path, bytes).map(|_| ()) };
     }
     match load_folder(&root) {
         Ok(raw) => {
             let classes = raw.classes.len();
             assert!(classes >= 1);
             assert!(raw.val.is_none());
-            for s in &raw.train {
-                assert!(s.class < classes, "sample class {} of {classes}", s.class);
-                let class_dir = s.path.parent().expect("a sample sits in its class folder");
-                assert_eq!(class_dir.parent(), Some(root.as_path()), "{} is not root/<class>/<image>", s.path.display());
-                let ext = s.path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-                assert!(
-                    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "webp" | "gif" | "bmp" | "tif" | "tiff")),
-                    "{} is not an image name",
-                    s.path.display()
-                );
-            }
+            assert!(raw.classes.iter().all(|c| !c.label.is_empty()), "an empty class name");
+            let mut keys: Vec<String> = raw.classes.iter().map(|c| taxa_core::labels::name_key(&c.label)).collect();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), classes, "two classes with the same name to a reader");
+            // Every photo sits under its class's folder (subfolders included),
+            // and one folder under the root is one class.
             let mut class_of_dir = std::collections::HashMap::new();
             for s in &raw.train {
-                let dir = s.path.parent().unwrap().to_path_buf();
-                let class = *class_of_dir.entry(dir.clone()).or_insert(s.class);
-                assert_eq!(class, s.class, "{} holds two classes", dir.display());
+                assert!(s.class < classes, "sample class {} of {classes}", s.class);
+                let relative = s.path.strip_prefix(&root).expect("under the root");
+                let class_dir = relative.components().next().expect("root/<class>/…");
+                assert!(relative.components().count() >= 2, "{} is not under a class folder", s.path.display());
+                let class = *class_of_dir.entry(class_dir.as_os_str().to_owned()).or_insert(s.class);
+                assert_eq!(class, s.class, "{:?} holds two classes", class_dir);
             }
-            let folders = std::fs::read_dir(&root).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count();
-            assert_eq!(classes, folders, "one class per folder under the root");
+            // Every file is a photo or listed with a reason; none is both.
+            for (path, why) in &raw.skipped {
+                assert!(!why.is_empty() && !raw.train.iter().any(|s| &s.path == path), "{}", path.display());
+            }
         }
         Err(e) => {
             let message = e.to_string();

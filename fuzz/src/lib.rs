@@ -42,6 +42,13 @@ pub fn init() {
     });
 }
 
+/// Decode limits for the image targets: 1,024 px a side, 1 MP, 64 MiB.
+/// The default limits (20,000 px, 200 MP) let libFuzzer spend most of its
+/// time decoding the huge images its mutations declare, at 20–40 executions
+/// a second; the code paths are the same at this size.
+pub const FUZZ_LIMITS: taxa_core::DecodeLimits =
+    taxa_core::DecodeLimits { max_width: 1024, max_height: 1024, max_pixels: 1 << 20, max_alloc_bytes: 64 << 20 };
+
 /// A scratch folder of this process, for targets that must hand taxa real
 /// files: under `$TAXA_FUZZ_TMP` (scripts/fuzz.sh points it at a RAM disk and
 /// removes it afterwards), else the system temp folder.

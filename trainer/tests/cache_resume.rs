@@ -27,7 +27,8 @@ fn photos(root: &Path) {
             img.save(dir.join(format!("{i:03}.jpg"))).unwrap();
         }
     }
-    std::fs::write(root.join("species_0/broken.jpg"), b"\xff\xd8 not a JPEG").unwrap();
+    // JPEG by its first bytes, damaged after: the decoder (not the loader) skips it.
+    std::fs::write(root.join("species_0/broken.jpg"), b"\xff\xd8\xff\xe0 damaged after its first marker").unwrap();
 }
 
 fn cache_only(root: &Path, cache: &Path) -> Command {

@@ -615,3 +615,140 @@ fn system_folders_and_files_never_become_classes_or_skipped_photos() {
     let skipped = std::fs::read_to_string(run.join("skipped.txt")).unwrap_or_default();
     assert!(!skipped.contains("._") && !skipped.contains("@eaDir") && !skipped.contains(".DS_Store"), "{skipped}");
 }
+
+/// `taxa train --folder root --json` (1 epoch, 32 px) into `dir/run`: the
+/// summary, stderr, and `skipped.txt` as (file name, reason) lines.
+fn train_folder(dir: &Path, root: &Path) -> (Value, String, Vec<(String, String)>) {
+    let run = dir.join("run");
+    let mut args: Vec<OsString> = vec!["train".into(), "--folder".into(), root.into()];
+    args.extend(["--epochs", "1", "--arch", "shufflenet_v2_x0_5", "--input-size", "32", "--batch-size", "8", "--device", "cpu"].map(OsString::from));
+    args.extend(["--cache-dir".into(), dir.join("cache").into(), "--out".into(), run.clone().into(), "--json".into()]);
+    let output = taxa(args);
+    assert_ok(&output, &format!("train --folder {}", root.display()));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let skipped = std::fs::read_to_string(run.join("skipped.txt")).unwrap_or_default();
+    let skipped = skipped
+        .lines()
+        .map(|l| {
+            let (path, why) = l.split_once('\t').unwrap_or_else(|| panic!("path<TAB>reason: {l}"));
+            (Path::new(path).file_name().unwrap().to_string_lossy().into_owned(), why.to_string())
+        })
+        .collect();
+    (summary, text(&output.stderr), skipped)
+}
+
+/// Every file under `root`'s class folders, system entries aside.
+fn user_files(root: &Path) -> usize {
+    let system = |p: &PathBuf| p.strip_prefix(root).unwrap().components().any(|c| c.as_os_str().to_string_lossy().starts_with('.') || c.as_os_str() == "Thumbs.db");
+    walk(root).into_iter().filter(|p| !system(p)).count()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir).unwrap().flat_map(|e| {
+        let path = e.unwrap().path();
+        if path.is_dir() { walk(&path) } else { vec![path] }
+    }).collect()
+}
+
+// train-folder-silent-drops/heic: iPhone HEIC photos are listed with the
+// format named; a class left without photos is named, in the summary too.
+#[test]
+fn heic_photos_are_listed_and_a_class_without_photos_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = case("train-folder-silent-drops/heic");
+    let (summary, stderr, skipped) = train_folder(dir.path(), &root);
+    assert_eq!(inspect_json(&dir.path().join("run/best.onnx"))["labels"], json!(["Bufo bufo", "Rana temporaria"]));
+    assert_eq!(summary["classes_without_photos"], json!(["Hyla arborea"]), "{summary}");
+    assert!(stderr.contains("class \"Hyla arborea\" has no photo taxa reads"), "{stderr}");
+    assert_eq!(skipped.len(), 15, "10 .HEIC in Hyla arborea, 5 .heic in Rana temporaria: {skipped:?}");
+    assert!(skipped.iter().all(|(name, why)| name.to_lowercase().ends_with(".heic") && why.contains("HEIC") && why.contains("JPEG")), "{skipped:?}");
+    let used = summary["train_images"].as_u64().unwrap() + summary["val_images"].as_u64().unwrap();
+    assert_eq!(used as usize + skipped.len(), user_files(&root), "every file used or listed");
+    assert_eq!(summary["skipped_images"], json!(15));
+}
+
+// train-folder-silent-drops/nested: photos in subfolders of a class folder
+// belong to it, including a class whose photos are all in a subfolder.
+#[test]
+fn photos_in_subfolders_belong_to_their_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = case("train-folder-silent-drops/nested");
+    let (summary, _, skipped) = train_folder(dir.path(), &root);
+    assert_eq!(inspect_json(&dir.path().join("run/best.onnx"))["labels"], json!(["Bufo bufo", "Hyla arborea", "Rana temporaria"]));
+    let used = summary["train_images"].as_u64().unwrap() + summary["val_images"].as_u64().unwrap();
+    assert_eq!((used as usize, skipped.len()), (user_files(&root), 0), "{summary}");
+    assert_eq!(summary["classes_without_photos"], json!([]));
+}
+
+// train-folder-non-utf8-class-names: Latin-1 folder names (as an old zip
+// extracts them) become distinct, readable labels with a note; every photo
+// of any extension is used, and the rest is listed with its reason.
+#[cfg(unix)]
+#[test]
+fn latin1_class_folders_get_readable_distinct_labels() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ds");
+    let fixture = case("train-folder-non-utf8-class-names/ds");
+    for file in walk(&fixture) {
+        let relative = file.strip_prefix(&fixture).unwrap();
+        let target = root.join(relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    // What make.sh does: the names an old zip extracts, in Latin-1 bytes.
+    std::fs::rename(root.join("epervier-latin1-src"), root.join(std::ffi::OsStr::from_bytes(b"\xc9pervier latin1"))).unwrap();
+    std::fs::rename(root.join("gruenspecht-latin1-src"), root.join(std::ffi::OsStr::from_bytes(b"Gr\xfcnspecht latin1"))).unwrap();
+    let (summary, stderr, skipped) = train_folder(&dir.path().join("out"), &root);
+    let labels = inspect_json(&dir.path().join("out/run/best.onnx"))["labels"].clone();
+    assert_eq!(labels, json!(["Grünspecht latin1", "Rana temporaria", "Épervier latin1"]));
+    assert!(stderr.contains("read as Latin-1: \"Épervier latin1\"") && stderr.contains("read as Latin-1: \"Grünspecht latin1\""), "{stderr}");
+    let mut listed: Vec<&str> = skipped.iter().map(|(name, _)| name.as_str()).collect();
+    listed.sort();
+    assert_eq!(listed, ["IMG_2.AAE", "empty.jpg"], "{skipped:?}");
+    assert!(skipped.iter().all(|(_, why)| why.contains("unrecognised image format") || why.contains("empty")), "{skipped:?}");
+    let used = summary["train_images"].as_u64().unwrap() + summary["val_images"].as_u64().unwrap();
+    assert_eq!(used as usize + skipped.len(), user_files(&root), "every file used or listed: {summary}");
+}
+
+// jpeg-reduced-decode-drift: `taxa train` caches the pixels `taxa classify`
+// and the phones decode (the reduced decode where it is taken, the full one
+// elsewhere), so a model is validated on what it is served.
+#[test]
+fn the_training_cache_holds_the_pixels_classify_decodes() {
+    use taxa_core::{DecodeOptions, PreprocessContract, decode_image_sized};
+    use taxa_trainer::data::{Sample, build_cache};
+    let inat = std::env::var_os("TAXA_INAT_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| case("../../.cache/inat-models"));
+    // owl and parrot are 4:4:4 (reduced at 64 px), the cat 4:2:0 (decoded in full).
+    let samples: Vec<Sample> = ["owl.jpg", "parrot.jpg", "cat_720p.jpg"].iter().map(|p| Sample { path: inat.join(p), class: 0 }).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let contract = PreprocessContract::imagenet_sized(64);
+    let cache = build_cache(&samples, &contract, dir.path(), "photos", false, false).unwrap();
+    let mut reductions = Vec::new();
+    for (slot, sample) in cache.usable(&samples) {
+        let sized = decode_image_sized(&std::fs::read(&sample.path).unwrap(), &DecodeOptions::default(), &contract).unwrap();
+        reductions.push(sized.reduction);
+        assert!(cache.pixels(slot) == sized.resize_to_input(&contract).unwrap().0.as_slice(), "{}", sample.path.display());
+    }
+    assert_eq!(reductions, [4, 4, 1], "both decode paths are covered");
+}
+
+// training-best-epoch-ties: to compare the kept epoch with the others on
+// photos from another source (bench/best_epoch.py), every epoch's weights
+// can be kept and exported.
+#[test]
+fn kept_checkpoints_export_to_bundles_of_their_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = case("training-crop-drops-images/data64");
+    let output = train_cli(dir.path(), "run", &["--folder", s(&data)], &["--epochs", "2", "--keep-checkpoints", "--batch-size", "8"]);
+    assert_ok(&output, "train --keep-checkpoints");
+    let run = dir.path().join("run");
+    for epoch in [1, 2] {
+        let checkpoint = run.join(format!("checkpoint-{epoch}.safetensors"));
+        assert!(checkpoint.is_file(), "{} kept", checkpoint.display());
+        let bundle = dir.path().join(format!("epoch-{epoch}.onnx"));
+        assert_ok(&taxa(["export", "--checkpoint", s(&checkpoint), "--out", s(&bundle)]), "export");
+        assert_eq!(inspect_json(&bundle)["labels"], inspect_json(&run.join("best.onnx"))["labels"]);
+    }
+    assert!(!run.join("optimizer-1.safetensors").exists(), "only the weights are kept");
+}

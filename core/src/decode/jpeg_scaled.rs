@@ -5,9 +5,18 @@
 //! model. A JPEG can instead be decoded at 1/2, 1/4 or 1/8 of its size by
 //! running a smaller inverse DCT on each 8×8 block (ITU T.81 blocks; the same
 //! n/8 scaling as libjpeg's `scale_num/scale_denom` and Pillow's `draft()`).
-//! The reduction is chosen so the decoded image is still at least as large as
+//! The reduction is chosen so the decoded image stays [`REDUCTION_MARGIN`] ×
 //! the contract's resize, so the resize stays a downscale; then only the crop
 //! window is resampled.
+//!
+//! It is taken only where it is as faithful as Pillow's `draft()` at the same
+//! scale, measured on real photos at native resolution in every chroma
+//! subsampling (`bench/reduced_decode.py`, BENCHMARKS.md): not for JPEGs
+//! whose colour is halved both across and down (4:2:0, what most cameras
+//! write), where jpeg-decoder decodes colour at 1/8 and upsamples it, while
+//! libjpeg scales the colour's IDCT less; those are decoded in full.
+//! `taxa train` caches images through this same function, so a model is
+//! validated on the pixels it is served.
 //!
 //! Everything else (other formats, CMYK, 16-bit, truncated files the caller
 //! allows, any error or panic in the scaled decoder) goes through
@@ -20,7 +29,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage, ImageFormat, RgbImage};
 
-use super::{DecodeOptions, DecodedImage, checked_header, decode_image_with, orientation};
+use super::{DecodeOptions, DecodedImage, checked_header, decode_image_with, jpeg_orientation};
 use crate::error::{Result, TaxaError};
 use crate::pixels::{PixelFormat, PixelsRef};
 use crate::preprocess::{Crop, Interpolation, PreprocessContract, Resize, resample};
@@ -117,27 +126,50 @@ pub fn decode_image_reduced_up_to(bytes: &[u8], options: &DecodeOptions, contrac
 /// The reduced decode, or `None` where the full decoder must decide.
 fn decode_reduced(bytes: &[u8], options: &DecodeOptions, contract: &PreprocessContract, max_reduction: u32) -> Option<SizedImage> {
     // Nearest picks source pixels: a reduced decode would change which it sees.
-    if contract.interpolation == Interpolation::Nearest || image::guess_format(bytes).ok()? != ImageFormat::Jpeg {
+    if contract.interpolation == Interpolation::Nearest {
+        return None;
+    }
+    // Measured (bench/reduced_decode.py): where colour is halved across and
+    // down, jpeg-decoder's reduced colour is further from the full decode
+    // than Pillow's draft() at the same scale, so those JPEGs are decoded in full.
+    if super::jpeg_segments::chroma_halved_both_ways(bytes) {
+        return None;
+    }
+    let min = MIN_REDUCTION.min(max_reduction).max(2);
+    decode_jpeg_reduced(bytes, options, |w, h| Some(reduction_for(contract, w, h, max_reduction)).filter(|&r| r >= min))
+}
+
+/// A JPEG decoded at exactly `reduction` (2, 4 or 8) per side, whatever the
+/// model needs, or in full where the reduced decoder cannot (not a JPEG,
+/// CMYK, 16-bit, truncated): to measure the reduced decode's pixels.
+/// Errors: those of [`decode_image_with`].
+pub fn decode_jpeg_at(bytes: &[u8], options: &DecodeOptions, reduction: u32) -> Result<SizedImage> {
+    match decode_jpeg_reduced(bytes, options, |_, _| Some(reduction).filter(|r| [2, 4, 8].contains(r))) {
+        Some(sized) => Ok(sized),
+        None => decode_image_with(bytes, options).map(SizedImage::full),
+    }
+}
+
+/// The reduced decode at the reduction `pick` chooses for the upright full
+/// size, or `None` where the full decoder must decide.
+fn decode_jpeg_reduced(bytes: &[u8], options: &DecodeOptions, pick: impl FnOnce(u32, u32) -> Option<u32>) -> Option<SizedImage> {
+    if image::guess_format(bytes).ok()? != ImageFormat::Jpeg {
         return None;
     }
     let repaired = super::jpeg_segments::tolerant(bytes);
-    catch_unwind(AssertUnwindSafe(|| decode_reduced_jpeg(&repaired, options, contract, max_reduction))).ok().flatten()
+    catch_unwind(AssertUnwindSafe(|| decode_reduced_jpeg(&repaired, options, pick))).ok().flatten()
 }
 
-fn decode_reduced_jpeg(bytes: &[u8], options: &DecodeOptions, contract: &PreprocessContract, max_reduction: u32) -> Option<SizedImage> {
+fn decode_reduced_jpeg(bytes: &[u8], options: &DecodeOptions, pick: impl FnOnce(u32, u32) -> Option<u32>) -> Option<SizedImage> {
     // The same checks as the full path; on any refusal it repeats them and reports.
     let (width, height, truncated) = checked_header(bytes, ImageFormat::Jpeg, options).ok()?;
     if truncated {
         return None;
     }
-    // The orientation is read by the full path's own header reader.
-    let mut header = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes)).ok()?;
-    let orientation = orientation(&mut header);
+    // The orientation as the full path reads it.
+    let orientation = jpeg_orientation(bytes);
     let (full_width, full_height) = if swaps_sides(orientation) { (height, width) } else { (width, height) };
-    let reduction = reduction_for(contract, full_width, full_height, max_reduction);
-    if reduction < MIN_REDUCTION.min(max_reduction).max(2) {
-        return None;
-    }
+    let reduction = pick(full_width, full_height)?;
 
     let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     decoder.set_max_decoding_buffer_size(usize::try_from(options.limits.max_alloc_bytes).unwrap_or(usize::MAX));
@@ -172,9 +204,17 @@ fn swaps_sides(orientation: Orientation) -> bool {
     matches!(orientation, Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH)
 }
 
+/// How much larger than the contract's resized image a reduced decode must
+/// stay, per side. Measured on real photos (bench/reduced_decode.py): where
+/// the 1/4 image is exactly the resized size (margin 1), the model input is
+/// the scaled IDCT's own pixels and differs from the full decode more than
+/// Pillow's `draft()` does (5 of 6 pairs); from margin 1.14 up taxa's was
+/// the closer on all 62 pairs.
+pub const REDUCTION_MARGIN: f64 = 1.125;
+
 /// The largest reduction (1, 2, 4 or 8, at most `max_reduction`) that keeps
-/// the decoded image at least as large as the contract's resized image on
-/// both sides, for an upright `width`×`height` photo.
+/// the decoded image at least [`REDUCTION_MARGIN`] × the contract's resized
+/// image on both sides, for an upright `width`×`height` photo.
 pub fn reduction_for(contract: &PreprocessContract, width: u32, height: u32, max_reduction: u32) -> u32 {
     let (need_w, need_h) = match contract.resize {
         Resize::ShorterSide { size } => {
@@ -185,8 +225,9 @@ pub fn reduction_for(contract: &PreprocessContract, width: u32, height: u32, max
         }
         Resize::Stretch { width, height } => (width, height),
     };
+    let fits = |side: u32, need: u32| side as f64 >= need as f64 * REDUCTION_MARGIN;
     let mut reduction = 1;
-    while reduction < max_reduction.min(8) && width / (reduction * 2) >= need_w && height / (reduction * 2) >= need_h {
+    while reduction < max_reduction.min(8) && fits(width / (reduction * 2), need_w) && fits(height / (reduction * 2), need_h) {
         reduction *= 2;
     }
     reduction
@@ -199,17 +240,19 @@ mod tests {
     #[test]
     fn reduction_keeps_the_short_side_at_least_the_resize() {
         let c = PreprocessContract::imagenet();
-        assert_eq!(reduction_for(&c, 800, 800, 8), 2); // 400 ≥ 256, 200 < 256
-        assert_eq!(reduction_for(&c, 4000, 3000, 8), 8); // 3000/8 = 375 ≥ 256
+        // The resize is 256: a reduced side must stay ≥ 288 (256 × 1.125).
+        assert_eq!(reduction_for(&c, 800, 800, 8), 2); // 400 ≥ 288, 200 < 288
+        assert_eq!(reduction_for(&c, 4000, 3000, 8), 8); // 3000/8 = 375 ≥ 288
         assert_eq!(reduction_for(&c, 4000, 3000, 4), 4);
-        assert_eq!(reduction_for(&c, 511, 2000, 8), 1);
-        assert_eq!(reduction_for(&c, 512, 2000, 8), 2);
-        assert_eq!(reduction_for(&c, 3000, 1024, 8), 4);
+        assert_eq!(reduction_for(&c, 575, 2000, 8), 1);
+        assert_eq!(reduction_for(&c, 576, 2000, 8), 2);
+        assert_eq!(reduction_for(&c, 3000, 1024, 8), 2, "1024/4 = 256: margin 1, not taken");
+        assert_eq!(reduction_for(&c, 3000, 1152, 8), 4);
         assert_eq!(reduction_for(&c, 256, 256, 8), 1);
         let mut stretch = c.clone();
         stretch.resize = Resize::Stretch { width: 300, height: 100 };
         stretch.crop = Crop::None;
-        assert_eq!(reduction_for(&stretch, 1200, 800, 8), 4);
-        assert_eq!(reduction_for(&stretch, 1199, 800, 8), 2);
+        assert_eq!(reduction_for(&stretch, 1352, 900, 8), 4); // 338 ≥ 337.5
+        assert_eq!(reduction_for(&stretch, 1348, 900, 8), 2);
     }
 }

@@ -66,6 +66,52 @@ pub(crate) fn tolerant(bytes: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(kept)
 }
 
+/// The marker segments before the first scan, as (marker, payload), fill
+/// bytes skipped; ends early at damage (the decoders report it).
+pub(crate) fn segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut pos = if bytes.starts_with(&[0xFF, 0xD8]) { 2 } else { bytes.len() };
+    std::iter::from_fn(move || {
+        loop {
+            while bytes.get(pos + 1) == Some(&0xFF) && bytes[pos] == 0xFF {
+                pos += 1;
+            }
+            if bytes.get(pos) != Some(&0xFF) {
+                return None;
+            }
+            let marker = *bytes.get(pos + 1)?;
+            if marker == SOS || marker == 0xD9 {
+                return None;
+            }
+            if marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
+                pos += 2;
+                continue;
+            }
+            let length = bytes.get(pos + 2..pos + 4).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)?;
+            let payload = bytes.get(pos + 4..pos + 2 + length).filter(|_| length >= 2)?;
+            pos += 2 + length;
+            return Some((marker, payload));
+        }
+    })
+}
+
+/// The first EXIF block (an APP1 starting `Exif\0\0`), wherever it sits
+/// among the other segments: the one Pillow reads (`JpegImagePlugin`
+/// keeps the first and ignores later ones).
+pub(crate) fn first_exif(bytes: &[u8]) -> Option<&[u8]> {
+    segments(bytes).find(|(marker, payload)| *marker == APP1 && payload.starts_with(b"Exif\0\0")).map(|(_, payload)| payload)
+}
+
+/// Whether a colour component is subsampled both across and down (4:2:0,
+/// 4:1:0, …) by the frame header: where jpeg-decoder's reduced decode
+/// blurs the colour more than libjpeg's does (see `jpeg_scaled`).
+pub(crate) fn chroma_halved_both_ways(bytes: &[u8]) -> bool {
+    // SOF0–SOF15 but DHT (C4), JPG (C8) and DAC (CC).
+    let Some((_, frame)) = segments(bytes).find(|(m, _)| (0xC0..=0xCF).contains(m) && ![0xC4, 0xC8, 0xCC].contains(m)) else { return false };
+    let factors: Vec<(u8, u8)> = frame.get(6..).unwrap_or_default().chunks_exact(3).take(frame.get(5).copied().unwrap_or(0).into()).map(|c| (c[1] >> 4, c[1] & 15)).collect();
+    let (h_max, v_max) = factors.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
+    factors.iter().any(|&(h, v)| h < h_max && v < v_max)
+}
+
 /// Whether libjpeg would ignore this segment where zune-jpeg refuses the file.
 fn skippable(marker: u8, payload: &[u8]) -> bool {
     match marker {
@@ -125,5 +171,34 @@ mod tests {
         assert!(matches!(tolerant(&bytes), Cow::Borrowed(_)));
         bytes.truncate(3);
         assert!(matches!(tolerant(&bytes), Cow::Borrowed(_)));
+    }
+    /// A baseline frame header (SOF0) with these (h, v) sampling factors.
+    fn sof(factors: &[(u8, u8)]) -> Vec<u8> {
+        let mut p = vec![8, 0, 16, 0, 16, factors.len() as u8];
+        for (i, (h, v)) in factors.iter().enumerate() {
+            p.extend([i as u8 + 1, h << 4 | v, 0]);
+        }
+        segment(0xC0, &p)
+    }
+
+    #[test]
+    fn chroma_subsampling_is_read_from_the_frame_header() {
+        let with = |f: &[(u8, u8)]| chroma_halved_both_ways(&jpeg(&[segment(0xE0, b"JFIF\0\x01\x01"), sof(f)]));
+        assert!(with(&[(2, 2), (1, 1), (1, 1)]), "4:2:0");
+        assert!(with(&[(4, 2), (1, 1), (1, 1)]), "4:1:0");
+        assert!(!with(&[(2, 1), (1, 1), (1, 1)]), "4:2:2");
+        assert!(!with(&[(1, 2), (1, 1), (1, 1)]), "4:4:0");
+        assert!(!with(&[(1, 1), (1, 1), (1, 1)]), "4:4:4");
+        assert!(!with(&[(1, 1)]), "grey");
+        assert!(!chroma_halved_both_ways(b"\xff\xd8\xff\xc0\x00"), "cut short: no verdict");
+    }
+
+    #[test]
+    fn the_first_exif_block_is_the_one_read() {
+        let xmp = segment(APP1, b"http://ns.adobe.com/xap/1.0/\0<x/>");
+        let exif = |tag: u8| segment(APP1, &[b"Exif\0\0MM\0*" as &[u8], &[tag]].concat());
+        let file = jpeg(&[segment(0xE0, b"JFIF\0"), xmp, exif(6), exif(1)]);
+        assert_eq!(first_exif(&file), Some(&b"Exif\0\0MM\0*\x06"[..]));
+        assert_eq!(first_exif(&jpeg(&[segment(0xE0, b"JFIF\0")])), None);
     }
 }

@@ -23,7 +23,7 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Rg
 
 use crate::error::{Result, TaxaError};
 use container::Container;
-pub use jpeg_scaled::{MAX_REDUCTION, MIN_REDUCTION, SizedImage, decode_image_reduced_up_to, decode_image_sized, reduction_for};
+pub use jpeg_scaled::{MAX_REDUCTION, MIN_REDUCTION, REDUCTION_MARGIN, SizedImage, decode_image_reduced_up_to, decode_image_sized, decode_jpeg_at, reduction_for};
 
 /// Bounds on what an image may decode to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,13 +102,7 @@ pub fn decode_image_with(bytes: &[u8], options: &DecodeOptions) -> Result<Decode
     if bytes.is_empty() {
         return Err(TaxaError::EmptyImage);
     }
-    let format = image::guess_format(bytes).map_err(|_| TaxaError::UnsupportedImageFormat)?;
-    if !built_in(format) {
-        return Err(TaxaError::UnsupportedImageFeature {
-            format: format_name(format).into(),
-            feature: format!("the whole format: this build decodes {} only", SUPPORTED_FORMATS.join(", ")),
-        });
-    }
+    let format = built_in_format(bytes)?;
     // Segments libjpeg skips must not cost the photo here (see jpeg_segments).
     let repaired = if format == ImageFormat::Jpeg { jpeg_segments::tolerant(bytes) } else { std::borrow::Cow::Borrowed(bytes) };
     let bytes = repaired.as_ref();
@@ -119,6 +113,35 @@ pub fn decode_image_with(bytes: &[u8], options: &DecodeOptions) -> Result<Decode
             crate::panic::panic_message(panic.as_ref())
         )))
     })
+}
+
+/// The format of an encoded image, from its first bytes (64 suffice), when
+/// this build decodes it: how a folder of photos is sorted into photos and
+/// other files before anything is decoded. Names what it refuses: HEIC,
+/// HEIF and AVIF photos ([`crate::formats::heif_family`]), formats this
+/// build leaves out, and unknown ones.
+///
+/// Errors: [`TaxaError::EmptyImage`], [`TaxaError::UnsupportedImageFormat`],
+/// [`TaxaError::UnsupportedImageFeature`].
+pub fn image_format(head: &[u8]) -> Result<&'static str> {
+    built_in_format(head).map(format_name)
+}
+
+fn built_in_format(bytes: &[u8]) -> Result<ImageFormat> {
+    if bytes.is_empty() {
+        return Err(TaxaError::EmptyImage);
+    }
+    if let Some(family) = crate::formats::heif_family(bytes) {
+        return Err(TaxaError::UnsupportedImageFeature { format: family.into(), feature: crate::formats::heif_refusal(family) });
+    }
+    let format = image::guess_format(bytes).map_err(|_| TaxaError::UnsupportedImageFormat)?;
+    if !built_in(format) {
+        return Err(TaxaError::UnsupportedImageFeature {
+            format: format_name(format).into(),
+            feature: format!("the whole format: this build decodes {} only", SUPPORTED_FORMATS.join(", ")),
+        });
+    }
+    Ok(format)
 }
 
 fn decode_format(bytes: &[u8], format: ImageFormat, options: &DecodeOptions) -> Result<DecodedImage> {
@@ -132,7 +155,7 @@ fn decode_format(bytes: &[u8], format: ImageFormat, options: &DecodeOptions) -> 
         if decoder.total_bytes() > limits.max_alloc_bytes {
             return Err(ImageError::Limits(image::error::LimitError::from_kind(LimitErrorKind::InsufficientMemory)));
         }
-        let orientation = orientation(&mut decoder);
+        let orientation = orientation(&mut decoder, bytes, format);
         DynamicImage::from_decoder(decoder).map(|image| (image, orientation))
     });
     let (image, orientation) = match decoded {
@@ -216,7 +239,18 @@ fn reader(bytes: &[u8], format: ImageFormat, limits: image::Limits) -> ImageRead
 /// The EXIF orientation. The EXIF block may start with the JPEG-style
 /// `Exif\0\0` identifier even in WebP and PNG (Pillow ≤ 9.2 wrote it so):
 /// both forms are read. A broken block must not cost the photo: no rotation.
-fn orientation(decoder: &mut impl ImageDecoder) -> Orientation {
+/// A JPEG's orientation from its first EXIF segment (both decode paths).
+fn jpeg_orientation(bytes: &[u8]) -> Orientation {
+    jpeg_segments::first_exif(bytes).and_then(exif::orientation).unwrap_or(Orientation::NoTransforms)
+}
+
+/// The EXIF orientation as Pillow applies it (`ImageOps.exif_transpose`).
+fn orientation(decoder: &mut impl ImageDecoder, bytes: &[u8], format: ImageFormat) -> Orientation {
+    // A JPEG's first EXIF segment, as Pillow reads it, whatever comes before
+    // or after it (XMP, a second EXIF block).
+    if format == ImageFormat::Jpeg {
+        return jpeg_orientation(bytes);
+    }
     // taxa's reader first: it takes the tag stored as any integer type.
     if let Some(found) = decoder.exif_metadata().ok().flatten().and_then(|block| exif::orientation(&block)) {
         return found;
@@ -241,6 +275,15 @@ fn format_name(format: ImageFormat) -> &'static str {
         ImageFormat::Gif => "GIF",
         ImageFormat::Bmp => "BMP",
         ImageFormat::Tiff => "TIFF",
+        ImageFormat::Avif => "AVIF",
+        ImageFormat::Qoi => "QOI",
+        ImageFormat::Ico => "ICO",
+        ImageFormat::Hdr => "Radiance HDR",
+        ImageFormat::OpenExr => "OpenEXR",
+        ImageFormat::Pnm => "PNM",
+        ImageFormat::Tga => "TGA",
+        ImageFormat::Dds => "DDS",
+        ImageFormat::Farbfeld => "farbfeld",
         _ => "image",
     }
 }

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use taxa_core::onnx_pb::ModelProto;
-use taxa_core::{BundleMetadata, bundle, model_graph};
+use taxa_core::{BundleMetadata, Classifier, bundle, model_graph};
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -82,31 +82,38 @@ fn inspect_plain(args: &InspectArgs, proto: &ModelProto, size: u64, opset: Optio
         let labels = vec![String::new()];
         BundleMetadata::for_plain_model(proto, labels).map(|m| (input.clone(), m)).map_err(|e| e.to_string())
     });
+    // Loaded as `classify` loads it: a model it would refuse is not called classifiable.
+    let inferred = inferred.and_then(|(input, m)| match Classifier::plain_model_classes(&args.model) {
+        Ok(classes) => Ok((input, m, classes)),
+        Err(e) => Err(e.to_string()),
+    });
     let external = model_graph::external_data_files(proto);
     if args.json {
-        let (declared, preprocess, output, problem) = match &inferred {
-            Ok((input, m)) => (Some(input.shape_text()), Some(&m.preprocess), Some(m.output), None),
-            Err(e) => (None, None, None, Some(e.clone())),
+        let (declared, preprocess, output, classes, problem) = match &inferred {
+            Ok((input, m, classes)) => (Some(input.shape_text()), Some(&m.preprocess), Some(m.output), Some(*classes), None),
+            Err(e) => (None, None, None, None, Some(e.clone())),
         };
         super::print_json(&json!({
             "file": args.model.to_string_lossy(), "bytes": size, "opset": opset, "taxa_metadata": null,
-            "declared_input": declared, "inferred_preprocess": preprocess, "inferred_output": output,
+            "declared_input": declared, "inferred_preprocess": preprocess, "inferred_output": output, "classes": classes,
             "external_data": external, "problem": problem,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}: plain ONNX ({size} bytes, opset {opset:?}), no taxa metadata", args.model.display());
     match &inferred {
-        Ok((input, m)) => {
+        Ok((input, m, classes)) => {
             println!("declared input: `{}` {} ({:?})", input.name, input.shape_text(), input.element_type);
             println!("inferred:       layout {:?}, preprocess {}", m.preprocess.layout, serde_json::to_string(&m.preprocess)?);
-            println!("output:         {:?} (read from the graph's last node)", m.output);
+            println!("output:         {:?} (read from the graph's last node), {classes} classes", m.output);
         }
         Err(problem) => println!("cannot be classified: {problem}"),
     }
     if !external.is_empty() {
         println!("external data:  {} (read from the model's folder)", external.join(", "));
     }
-    println!("classify it with --labels FILE (one label a line)");
+    if inferred.is_ok() {
+        println!("classify it with --labels FILE (one label a line)");
+    }
     Ok(ExitCode::SUCCESS)
 }

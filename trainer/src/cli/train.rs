@@ -83,6 +83,11 @@ pub struct TrainArgs {
     /// skipping them (they are listed in skipped.txt by default).
     #[arg(long)]
     pub allow_truncated: bool,
+    /// Keep every epoch's weights (checkpoint-N.safetensors in the run
+    /// folder), to compare epochs: `taxa export --checkpoint` makes a bundle
+    /// of any. By default only the last epoch's are kept.
+    #[arg(long)]
+    pub keep_checkpoints: bool,
     /// Turn off random resized crops and flips.
     #[arg(long)]
     pub no_augment: bool,
@@ -187,6 +192,7 @@ impl TrainArgs {
             mixed_precision: !self.no_mixed_precision,
             cache_dir: self.cache_dir.clone(),
             allow_truncated: self.allow_truncated,
+            keep_checkpoints: self.keep_checkpoints,
         })
     }
 }
@@ -226,6 +232,9 @@ pub fn print_summary(s: &RunSummary) {
     let last = s.history.last().expect("at least one epoch");
     println!("run:          {}", s.run_dir.display());
     println!("data:         {} classes ({} pruned), {} training / {} validation images, {} skipped", s.classes, s.pruned_classes, s.train_images, s.val_images, s.skipped_images);
+    if !s.classes_without_photos.is_empty() {
+        println!("left out:     {} (no photo taxa reads; see skipped.txt)", s.classes_without_photos.join(", "));
+    }
     println!(
         "validation:   top-1 error {:.3}, top-5 error {:.3} after {} epochs ({:.3} counting pruned classes)",
         last.val_top1_error, last.val_top5_error, last.epoch, last.val_top1_error_all_classes

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use taxa_core::{DecodeLimits, DecodeOptions, PixelsRef, PreprocessContract, decode_image_with};
+use taxa_core::{DecodeLimits, DecodeOptions, PreprocessContract, decode_image_sized};
 
 use super::cache_index::{self as index, Entry, Header};
 use super::{DataError, Sample};
@@ -54,12 +54,17 @@ impl ImageCache {
 /// the truncation policy and every sample's path, size and modification
 /// time. Stable across Rust releases and runs, unlike `DefaultHasher`; each
 /// field is length-prefixed so no two inputs share a byte stream.
+/// Which decode filled a cache: a cache made by another decode path holds
+/// other pixels, so it is rebuilt.
+const DECODE_PATH: &str = "decode_image_sized, reduction rule 2";
+
 fn cache_key(samples: &[Sample], contract: &PreprocessContract, allow_truncated: bool) -> String {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
+    field(DECODE_PATH.as_bytes());
     field(serde_json::to_string(contract).expect("contract serialises").as_bytes());
     field(&[allow_truncated as u8]);
     for s in samples {
@@ -204,8 +209,11 @@ fn build_parts(
                 // becomes this image's skip reason.
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let bytes = std::fs::read(&s.path).map_err(|e| format!("cannot read: {e}"))?;
-                    let image = decode_image_with(&bytes, &decode).map_err(|e| e.to_string())?.image;
-                    contract.resize_to_input(PixelsRef::try_from(&image).map_err(|e| e.to_string())?).map(|(px, _, _)| px).map_err(|e| e.to_string())
+                    // The classifier's own decode (`Classifier::classify_bytes`): a
+                    // large JPEG reduced as it will be when served, so validation
+                    // sees the pixels `taxa classify` and the phones see.
+                    let sized = decode_image_sized(&bytes, &decode, contract).map_err(|e| e.to_string())?;
+                    sized.resize_to_input(contract).map(|(px, _, _)| px).map_err(|e| e.to_string())
                 }))
                 .unwrap_or_else(|panic| Err(format!("the image decoder crashed: {}", panic_message(&*panic))))
             })

@@ -113,7 +113,7 @@ pub fn load_inat(root: &Path, train_json: &Path, val_json: Option<&Path>, catego
     let classes = categories.iter().map(|c| ClassInfo { label: c.name.clone(), taxonomy: c.taxonomy() }).collect();
     let train = samples(root, train_json, train_file, &index)?;
     let val = val_json.map(|path| read_json(path).and_then(|file| samples(root, path, file, &index))).transpose()?;
-    Ok(RawDataset { classes, train, val })
+    Ok(RawDataset { classes, train, val, skipped: Vec::new(), notes: Vec::new() })
 }
 
 fn samples(root: &Path, path: &Path, file: InatFile, index: &HashMap<i64, usize>) -> Result<Vec<Sample>, DataError> {

@@ -58,6 +58,12 @@ pub struct RawDataset {
     pub train: Vec<Sample>,
     /// The dataset's own validation images (`val.json`, `val2019.json`…), if any.
     pub val: Option<Vec<Sample>>,
+    /// Files found among the photos that are not used, and why (a format
+    /// taxa does not decode, an unreadable file): listed in `skipped.txt`.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// What the user should know about how the layout was read (a class
+    /// name read as Latin-1): printed before training.
+    pub notes: Vec<String>,
 }
 
 /// Up to `limit` entries of a folder, sorted, folders marked with `/`, for

@@ -12,8 +12,16 @@ pub struct Prepared {
     pub train: Vec<Sample>,
     /// Validation images of kept classes.
     pub val: Vec<Sample>,
-    /// Labels of the pruned classes.
+    /// Labels of the pruned classes (fewer than `min_images` images, none
+    /// included).
     pub pruned: Vec<String>,
+    /// Labels of the classes with no photo at all (every file in their
+    /// folder skipped): among `pruned`, named on their own because the user
+    /// put photos there.
+    pub empty: Vec<String>,
+    /// The loader's skipped files and notes ([`RawDataset`]).
+    pub skipped: Vec<(std::path::PathBuf, String)>,
+    pub notes: Vec<String>,
     /// Validation images of pruned classes: errors in the complete-set error.
     pub val_pruned: usize,
 }
@@ -35,23 +43,27 @@ pub fn prepare(raw: RawDataset, min_images: usize, val_fraction: f64, seed: u64)
     let keep: Vec<bool> = counts.iter().map(|&n| n >= min_images && n > 0).collect();
     let mut new_index = vec![usize::MAX; raw.classes.len()];
     let mut classes = Vec::new();
-    let mut pruned = Vec::new();
+    let (mut pruned, mut empty) = (Vec::new(), Vec::new());
     for (i, class) in raw.classes.into_iter().enumerate() {
         if keep[i] {
             new_index[i] = classes.len();
             classes.push(class);
-        } else if counts[i] > 0 {
+        } else {
+            if counts[i] == 0 {
+                empty.push(class.label.clone());
+            }
             pruned.push(class.label);
         }
     }
     if classes.len() < 2 {
-        return Err(DataError::Options(format!("only {} classes have at least {min_images} images; need 2", classes.len())));
+        let empty = if empty.is_empty() { String::new() } else { format!(" ({} without any photo taxa reads: {})", empty.len(), empty.join(", ")) };
+        return Err(DataError::Options(format!("only {} classes have at least {min_images} images; need 2{empty}", classes.len())));
     }
     let remap = |samples: Vec<Sample>| -> Vec<Sample> {
         samples.into_iter().filter(|s| keep[s.class]).map(|s| Sample { class: new_index[s.class], path: s.path }).collect()
     };
     let val_pruned = val.iter().filter(|s| !keep[s.class]).count();
-    Ok(Prepared { classes, train: remap(train), val: remap(val), pruned, val_pruned })
+    Ok(Prepared { classes, train: remap(train), val: remap(val), pruned, empty, val_pruned, skipped: raw.skipped, notes: raw.notes })
 }
 
 /// Per class: a seeded shuffle, then `round(n × fraction)` images (at least
@@ -85,7 +97,7 @@ mod tests {
     fn raw(counts: &[usize]) -> RawDataset {
         let classes = (0..counts.len()).map(|i| ClassInfo { label: format!("c{i}"), taxonomy: taxa_core::Taxonomy::species_only(format!("c{i}")) }).collect();
         let train = counts.iter().enumerate().flat_map(|(c, &n)| (0..n).map(move |i| Sample { path: PathBuf::from(format!("{c}/{i}.jpg")), class: c })).collect();
-        RawDataset { classes, train, val: None }
+        RawDataset { classes, train, val: None, skipped: Vec::new(), notes: Vec::new() }
     }
 
     #[test]

@@ -14,8 +14,18 @@ pub enum BundleError {
     Export(#[from] ExportError),
     #[error("{labels} labels for a network with {classes} classes; the bundle would name the wrong classes")]
     LabelCount { labels: usize, classes: i64 },
-    #[error("writing {}: {source}", path.display())]
-    Write { path: PathBuf, source: TaxaError },
+    /// Core refused the metadata, or the file could not be written. Core's
+    /// error is in the message, not a `source`, so a chain (`{:#}`) says it
+    /// once: "cannot write best.onnx: No space left on device (os error 28)".
+    #[error("{}", write_message(path, error))]
+    Write { path: PathBuf, error: TaxaError },
+}
+
+fn write_message(path: &Path, error: &TaxaError) -> String {
+    match error {
+        TaxaError::Write { .. } => error.to_string(),
+        _ => format!("writing {}: {error}", path.display()),
+    }
 }
 
 /// A bundle of `net`, built step by step and written with [`Self::write`]:
@@ -78,7 +88,7 @@ impl<'a> NetworkBundle<'a> {
             return Err(BundleError::LabelCount { labels: self.metadata.labels.len(), classes });
         }
         let model = export_onnx(self.net, &self.metadata.preprocess, self.options)?;
-        bundle::write_bundle(path, model, &self.metadata).map_err(|source| BundleError::Write { path: path.to_path_buf(), source })
+        bundle::write_bundle(path, model, &self.metadata).map_err(|error| BundleError::Write { path: path.to_path_buf(), error })
     }
 }
 
@@ -109,8 +119,23 @@ mod tests {
         let bad = dir.path().join("bad.onnx");
         let err = NetworkBundle::new(&net, contract.clone(), vec!["only one".into()]).write(&bad).unwrap_err();
         assert!(matches!(err, BundleError::LabelCount { labels: 1, classes: 3 }), "{err}");
-        let err = NetworkBundle::new(&net, contract, labels).taxonomy(Some(taxonomy[..2].to_vec())).write(&bad).unwrap_err();
+        let err = NetworkBundle::new(&net, contract.clone(), labels.clone()).taxonomy(Some(taxonomy[..2].to_vec())).write(&bad).unwrap_err();
         assert!(matches!(&err, BundleError::Write { path, .. } if path == &bad), "{err}");
         assert!(!bad.exists(), "nothing is left behind");
+
+        // A folder that cannot take the file: the OS error once, with "write".
+        let nowhere = dir.path().join("missing/m.onnx");
+        let err = NetworkBundle::new(&net, contract.clone(), labels.clone()).write(&nowhere).unwrap_err();
+        let text = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(text, format!("cannot write {}: No such file or directory (os error 2)", nowhere.display()));
+    }
+
+    /// A full disk while writing `best.onnx` reads as one line, once.
+    #[test]
+    fn a_full_disk_is_said_once() {
+        let path = PathBuf::from("run/best.onnx");
+        let full = TaxaError::Write { path: path.clone(), error: std::io::Error::from_raw_os_error(28) };
+        let text = format!("{:#}", anyhow::Error::from(BundleError::Write { path, error: full }));
+        assert_eq!(text, "cannot write run/best.onnx: No space left on device (os error 28)");
     }
 }

@@ -93,6 +93,10 @@ pub struct TrainConfig {
     /// skipping and listing them.
     #[serde(default)]
     pub allow_truncated: bool,
+    /// Keep every epoch's weights (`checkpoint-N.safetensors`) instead of
+    /// the last one only, to compare epochs (`taxa export --checkpoint`).
+    #[serde(default)]
+    pub keep_checkpoints: bool,
 }
 
 /// The `taxa train` defaults (the CLI's flags take theirs from here): a
@@ -129,6 +133,7 @@ impl Default for TrainConfig {
             mixed_precision: true,
             cache_dir: PathBuf::from("out/cache"),
             allow_truncated: false,
+            keep_checkpoints: false,
         }
     }
 }

@@ -31,10 +31,13 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
     let mut stages = Stages::default();
     let data = load_data(&config, progress, &mut stages)?;
     let classes = data.prepared.classes.len();
-    dir.write_skipped([&data.train_cache, &data.val_cache])?;
+    dir.write_skipped(&data.prepared.skipped, [&data.train_cache, &data.val_cache])?;
     let train_items: Vec<(usize, usize)> = data.train_cache.usable(&data.prepared.train).map(|(slot, s)| (slot, s.class)).collect();
     let val_items: Vec<(usize, usize)> = data.val_cache.usable(&data.prepared.val).map(|(slot, s)| (slot, s.class)).collect();
-    let skipped = data.train_cache.skipped.len() + data.val_cache.skipped.len();
+    let skipped = data.skipped_images();
+    for label in data.untrained_classes(&train_items) {
+        eprintln!("warning: class \"{label}\" has no training photo taxa could decode (listed in skipped.txt); the model has it but never learnt it");
+    }
     let listed = if skipped > 0 { format!(" ({skipped} skipped, listed with the reason in {})", dir.skipped_list().display()) } else { String::new() };
     anyhow::ensure!(!train_items.is_empty(), "no usable training images{listed}");
     anyhow::ensure!(!val_items.is_empty(), "no usable validation images{listed}; raise --val-fraction or add images");
@@ -153,7 +156,7 @@ pub(super) fn run(config: TrainConfig, run_dir: &Path, state: Option<RunState>, 
         }
         let state = RunState { epochs_done: done, best_val_top1_error: best.map(|b| b.0), best_epoch, best_val_loss: best.map(|b| b.1) };
         dir.write_json("state.json", &state, false)?;
-        dir.remove_epoch(epoch);
+        dir.remove_epoch(epoch, config.keep_checkpoints);
         plot_run(run_dir, &history);
         stages.finish(&format!("commit epoch {done}"), 0, commit_started);
         last_eval = Some(eval);
@@ -307,3 +310,4 @@ fn non_finite(config: &TrainConfig, epoch: usize, what: &str, earlier_bundle: bo
         config.batch_size
     )
 }
+

@@ -69,7 +69,7 @@ pub fn build_caches(config: &TrainConfig, progress: bool) -> anyhow::Result<Cach
         classes: data.prepared.classes.len(),
         train_images: train.usable(&data.prepared.train).count(),
         val_images: val.usable(&data.prepared.val).count(),
-        skipped_images: train.skipped.len() + val.skipped.len(),
+        skipped_images: data.skipped_images(),
         decoded_images: train.decoded + val.decoded,
         stages: stages.0,
     })

@@ -18,6 +18,22 @@ pub(super) struct Splits {
     pub val_cache: ImageCache,
 }
 
+impl Splits {
+    /// Files not trained on: the loader's and both caches'.
+    pub fn skipped_images(&self) -> usize {
+        self.prepared.skipped.len() + self.train_cache.skipped.len() + self.val_cache.skipped.len()
+    }
+
+    /// Labels of the classes that no usable training image (slot, class) teaches.
+    pub fn untrained_classes(&self, train_items: &[(usize, usize)]) -> Vec<&str> {
+        let mut taught = vec![false; self.prepared.classes.len()];
+        for &(_, class) in train_items {
+            taught[class] = true;
+        }
+        self.prepared.classes.iter().zip(taught).filter(|(_, t)| !t).map(|(c, _)| c.label.as_str()).collect()
+    }
+}
+
 /// Loads, prunes and splits the dataset and caches both splits: validation
 /// under the architecture's contract (what the device runs), training under
 /// the centre square at the resize size when it is augmented (random crops
@@ -29,6 +45,12 @@ pub(super) fn load_data(config: &TrainConfig, progress: bool, stages: &mut Stage
     let images = raw.train.len() + raw.val.as_ref().map_or(0, Vec::len);
     stages.finish("load", images, started);
     let prepared = stages.time("prepare", images, || prepare(raw, config.min_images_per_class, config.val_fraction, config.seed))?;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
+    }
+    for label in &prepared.empty {
+        eprintln!("warning: class \"{label}\" has no photo taxa reads (its files are listed in skipped.txt with the reason); it is left out of the model");
+    }
     let eval = config.contract();
     let augmented = config.augment && !(config.mode == Mode::Frozen && config.cache_features);
     let train_contract = match eval.resize {

@@ -79,6 +79,9 @@ pub struct RunSummary {
     pub run_dir: PathBuf,
     pub classes: usize,
     pub pruned_classes: usize,
+    /// Class folders in which no file was a photo taxa reads (among the
+    /// pruned): the model lacks these species.
+    pub classes_without_photos: Vec<String>,
     pub train_images: usize,
     pub val_images: usize,
     pub skipped_images: usize,
@@ -130,13 +133,14 @@ impl RunDir<'_> {
         }
     }
 
-    /// Lists the images both caches skipped, with the reason, in `skipped.txt`.
-    pub fn write_skipped(&self, caches: [&ImageCache; 2]) -> anyhow::Result<()> {
-        if caches.iter().all(|c| c.skipped.is_empty()) {
+    /// Lists, with the reason, in `skipped.txt`: the files the loader did not
+    /// take as photos, then the images both caches could not decode.
+    pub fn write_skipped(&self, loaded: &[(PathBuf, String)], caches: [&ImageCache; 2]) -> anyhow::Result<()> {
+        if loaded.is_empty() && caches.iter().all(|c| c.skipped.is_empty()) {
             return Ok(());
         }
         let mut text = String::new();
-        for (path, why) in caches.iter().flat_map(|c| &c.skipped) {
+        for (path, why) in loaded.iter().chain(caches.iter().flat_map(|c| &c.skipped)) {
             text.push_str(&format!("{}\t{}\n", path.display(), why.replace('\n', " ")));
         }
         let path = self.skipped_list();
@@ -162,8 +166,12 @@ impl RunDir<'_> {
 
     /// Removes the checkpoint and optimiser state of epoch `epochs_done`
     /// once a later one is committed.
-    pub fn remove_epoch(&self, epochs_done: usize) {
-        let _ = std::fs::remove_file(self.checkpoint(epochs_done));
+    /// Removes an earlier epoch's files once a later one is committed; its
+    /// weights stay with `keep_checkpoint`.
+    pub fn remove_epoch(&self, epochs_done: usize, keep_checkpoint: bool) {
+        if !keep_checkpoint {
+            let _ = std::fs::remove_file(self.checkpoint(epochs_done));
+        }
         let _ = std::fs::remove_file(self.optimizer(epochs_done));
     }
 }
@@ -221,9 +229,10 @@ pub(super) fn summarise(run_dir: &Path, data: &Splits, eval: Evaluation, history
         run_dir: run_dir.to_path_buf(),
         classes,
         pruned_classes: data.prepared.pruned.len(),
+        classes_without_photos: data.prepared.empty.clone(),
         train_images,
         val_images,
-        skipped_images: data.train_cache.skipped.len() + data.val_cache.skipped.len(),
+        skipped_images: data.skipped_images(),
         best_epoch: kept_epoch(&history),
         best_epoch_rule: BEST_EPOCH_RULE,
         history,
