@@ -18,6 +18,7 @@ macro_rules! train_modules {
 
 pub mod data;
 pub mod import;
+pub mod json_paths;
 pub mod models;
 pub mod real_data;
 pub mod synth;

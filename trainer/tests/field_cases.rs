@@ -752,3 +752,21 @@ fn kept_checkpoints_export_to_bundles_of_their_epoch() {
     }
     assert!(!run.join("optimizer-1.safetensors").exists(), "only the weights are kept");
 }
+
+// cli-json-non-utf8-filename, in `train`: a run folder whose name is not
+// UTF-8 still gets its --json summary (paths written with U+FFFD).
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_run_folder_keeps_the_json_summary() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join(std::ffi::OsStr::from_bytes(b"r\xe9sultats"));
+    let mut args: Vec<OsString> = vec!["train".into(), "--folder".into(), case("training-crop-drops-images/data64").into()];
+    args.extend(["--epochs", "1", "--input-size", "32", "--batch-size", "8", "--device", "cpu", "--json"].map(OsString::from));
+    args.extend(["--cache-dir".into(), dir.path().join("cache").into(), "--out".into(), run.clone().into()]);
+    let output = taxa(args);
+    assert_ok(&output, "train --out <Latin-1 name> --json");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(summary["run_dir"].as_str().unwrap().ends_with("r\u{fffd}sultats"), "{summary}");
+    assert!(run.join("best.onnx").is_file());
+}

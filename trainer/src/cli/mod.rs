@@ -11,11 +11,7 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a path into JSON as UTF-8, with U+FFFD for bytes that are not
-/// (serde refuses such a path outright, which lost a whole batch's output).
-pub fn serialize_path_lossy<S: serde::Serializer>(path: &std::path::Path, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&path.to_string_lossy())
-}
+pub use taxa_trainer::json_paths::serialize_path_lossy;
 
 /// The exact bytes of a path that is not UTF-8 (Unix), written beside its
 /// lossy form so a script can still name the file; `None` for a UTF-8 path.

@@ -76,6 +76,7 @@ pub(super) fn kept_epoch(history: &[EpochMetrics]) -> Option<usize> {
 /// What a finished run reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
+    #[serde(serialize_with = "crate::json_paths::serialize_path_lossy")]
     pub run_dir: PathBuf,
     pub classes: usize,
     pub pruned_classes: usize,
@@ -86,10 +87,12 @@ pub struct RunSummary {
     pub val_images: usize,
     pub skipped_images: usize,
     pub history: Vec<EpochMetrics>,
+    #[serde(serialize_with = "crate::json_paths::serialize_path_lossy")]
     pub best_bundle: PathBuf,
     /// The epoch `best.onnx` holds (1-based), and the rule that chose it.
     pub best_epoch: Option<usize>,
     pub best_epoch_rule: &'static str,
+    #[serde(serialize_with = "crate::json_paths::serialize_path_lossy")]
     pub final_bundle: PathBuf,
     pub per_class_accuracy: Vec<(String, f64, usize)>,
     pub most_confused: Vec<(String, String, usize)>,
