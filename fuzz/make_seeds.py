@@ -29,7 +29,8 @@ def put(target, name, data):
 
 
 def slug(path):
-    return str(path.relative_to(CASES)).replace("/", "__")
+    base = CASES if path.is_relative_to(CASES) else FUZZ
+    return str(path.relative_to(base)).replace("/", "__")
 
 
 def varint(n):
@@ -87,9 +88,14 @@ def split_form(props):
     return b"\xff".join(values.get(k, "").encode() for k in KEYS)
 
 
+# Small JPEGs that take the reduced decode (not 4:2:0, 72 px and up) and
+# carry EXIF orientation beside XMP: the field cases' JPEGs are all 4:2:0.
+EXTRA = FUZZ / "extra_seeds"
+
+
 def images():
     seen = set()
-    for path in sorted(CASES.rglob("*")):
+    for path in sorted(CASES.rglob("*")) + sorted(EXTRA.glob("*")):
         if path.suffix.lower() in IMAGE_EXTS and path.is_file() and path.stat().st_size <= MAX_SEED:
             data = path.read_bytes()
             digest = hashlib.sha1(data).hexdigest()
@@ -140,6 +146,8 @@ def main():
         put("bundle_metadata", f"split_{name}", split_form(props))
     for path, data, count in models():
         put("bundle_metadata", slug(path), data)
+        if count > 255:  # model_load reads the label count from one byte; these probes output every pixel
+            continue
         put("model_load", slug(path), bytes([count]) + data)
         labels = [f"Genus species{i}" for i in range(count)]
         bundle = with_metadata(data, metadata(labels))

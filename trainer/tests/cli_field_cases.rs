@@ -116,7 +116,11 @@ fn every_field_case_file_is_classified_or_refused_without_a_panic() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("jpg" | "png" | "webp" | "gif" | "bmp" | "tif")) {
+            } else if path.extension().and_then(|e| e.to_str()).is_none_or(|e| {
+                // Every photo-like name: any case, HEIC and AVIF, and files with no extension.
+                let e = e.to_ascii_lowercase();
+                ["jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "tif", "tiff", "heic", "avif", "aae"].contains(&e.as_str())
+            }) {
                 images.push(path);
             }
         }
