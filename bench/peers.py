@@ -17,24 +17,30 @@ def bench_parser(runs):
     return ap
 
 
-def taxa_bench(taxa, bundle, image, runs, rewrites):
+def taxa_bench(taxa, bundle, image, runs, rewrites, threads=None, cpus=None):
     """`taxa bench --json` on a photo after 3 warm-up runs; `rewrites` is
-    TAXA_REWRITES (None: unset, taxa's default rewrites)."""
+    TAXA_REWRITES (None: unset, taxa's default rewrites); `threads`: pass
+    --threads (None: leave taxa's default); `cpus`: run it under taskset -c."""
     env = dict(os.environ)
     env.pop("TAXA_REWRITES", None)
     if rewrites is not None:
         env["TAXA_REWRITES"] = rewrites
-    out = subprocess.run([taxa, "bench", "--model", bundle, "--image", image, "--runs", str(runs), "--warmup", "3", "--json"],
-                         check=True, capture_output=True, text=True, env=env)
+    cmd = [taxa, "bench", "--model", bundle, "--image", image, "--runs", str(runs), "--warmup", "3", "--json"]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus] + cmd
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout)
 
 
-def ort_session(path):
-    """One intra-op thread, sequential execution: the single-core device peer."""
+def ort_session(path, threads=1):
+    """One intra-op thread (or `threads`), sequential execution: the
+    single-core device peer."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
+    opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])

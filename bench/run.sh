@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against peers measured in the same run.
-# Usage: bench/run.sh core | archs | end-to-end | photo-decode | reduced-decode | best-epoch | training-throughput | frozen | decode | real-transfer | inat-import | scale | upstream-repros [options]
+# Usage: bench/run.sh core | archs | end-to-end | photo-decode | reduced-decode | best-epoch | training-throughput | frozen | decode | real-transfer | inat-import | peers | scale | upstream-repros [options]
 # Pin to one core for the device figures: taskset -c 1 bench/run.sh end-to-end
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -45,9 +45,14 @@ PY
         scripts/fetch-real-data.sh && scripts/fetch-inat-models.sh && python bench/real_transfer.py --taxa target/release/taxa "${@:2}" ;;
     # `taxa import`'s iNaturalist bird bundle (8-bit, float, rewrites off) against LiteRT on the .tflite.
     inat-import) scripts/fetch-inat-models.sh && python bench/inat_import.py --taxa target/release/taxa "${@:2}" ;;
+    # taxa (inference alone and end to end) against onnxruntime and, for the bird model, LiteRT, per model at 1 and 2
+    # threads (cores pinned by the script: no taskset needed); every round in target/bench/peers.jsonl.
+    peers)
+        TAXA_PIP_NO_DEPS=1 taxa_pip_install $TAXA_MOBILENET_PY
+        scripts/fetch-inat-models.sh && python bench/peers_side_by_side.py --taxa target/release/taxa "${@:2}" ;;
     # The training pipeline per stage at 10k, 50k and 268k synthetic photos (CPU).
     scale) python bench/scale.py --taxa target/release/taxa "${@:2}" ;;
     # Minimal ONNX files for tract's slowest nodes (target/upstream-repros/), key node tract vs onnxruntime.
     upstream-repros) python bench/upstream_repros.py --taxa target/release/taxa "${@:2}" ;;
-    *) echo "unknown benchmark: $1 (known: core, archs, end-to-end, photo-decode, training-throughput, frozen, decode, real-transfer, inat-import, scale, upstream-repros)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $1 (known: core, archs, end-to-end, photo-decode, training-throughput, frozen, decode, real-transfer, inat-import, peers, scale, upstream-repros)" >&2; exit 2 ;;
 esac

@@ -358,24 +358,41 @@ pub struct Classifier {
 #[uniffi::export]
 impl Classifier {
     /// Loads a bundle, or a plain ONNX file with a labels file (one label a line).
+    /// `threads`: how many threads each image's inference runs on (default
+    /// 1; see `threads()`). Classifying several images at once (calls from
+    /// several threads) multiplies it: keep `threads` × images in flight at
+    /// or below the device's cores.
     /// Errors: `Io` when a file cannot be read; `InvalidModel` for a file
     /// that is not ONNX, bad taxa metadata, a bad or missing labels file, a
     /// model taxa cannot run, or a label count that differs from the
-    /// model's outputs; `Internal` for a caught panic.
-    #[uniffi::constructor]
-    pub fn from_path(model_path: String, labels_path: Option<String>) -> Result<Arc<Self>, TaxaFfiError> {
+    /// model's outputs; `InvalidArgument` for 0 threads; `Internal` for a
+    /// caught panic.
+    #[uniffi::constructor(default(threads = 1))]
+    pub fn from_path(model_path: String, labels_path: Option<String>, threads: u32) -> Result<Arc<Self>, TaxaFfiError> {
         guarded(|| {
-            let inner = taxa_core::Classifier::load_with_labels(&model_path, labels_path.as_ref())?;
+            let inner = taxa_core::Classifier::load_with_labels(&model_path, labels_path.as_ref())?.with_threads(threads as usize)?;
             Ok(Arc::new(Classifier { inner }))
         })
     }
 
     /// Loads from ONNX bytes; `labels` are required for a plain ONNX file.
+    /// `threads` as for `from_path` (default 1).
     /// Errors: `InvalidModel` as for `from_path` (also a model whose weights
-    /// are in an external file: inline them); `Internal` for a caught panic.
-    #[uniffi::constructor]
-    pub fn from_bytes(model: Vec<u8>, labels: Option<Vec<String>>) -> Result<Arc<Self>, TaxaFfiError> {
-        guarded(|| Ok(Arc::new(Classifier { inner: taxa_core::Classifier::from_bytes(&model, labels)? })))
+    /// are in an external file: inline them); `InvalidArgument` for 0
+    /// threads; `Internal` for a caught panic.
+    #[uniffi::constructor(default(threads = 1))]
+    pub fn from_bytes(model: Vec<u8>, labels: Option<Vec<String>>, threads: u32) -> Result<Arc<Self>, TaxaFfiError> {
+        guarded(|| Ok(Arc::new(Classifier { inner: taxa_core::Classifier::from_bytes(&model, labels)?.with_threads(threads as usize)? })))
+    }
+
+    /// How many threads each image's inference runs on: the `threads` the
+    /// classifier was loaded with (at least 1; 1 when none was given).
+    /// Inference splits an image's work over the classifier's own pool of
+    /// that many threads. Classifying several images at once (calls from
+    /// several threads) is parallelism on top: keep `threads` × images in
+    /// flight at or below the device's cores.
+    pub fn threads(&self) -> u32 {
+        self.inner.threads() as u32
     }
 
     /// Classifies encoded image bytes: JPEG, PNG, WebP, and GIF, BMP, TIFF in
@@ -515,4 +532,81 @@ pub fn default_options() -> ClassifyOptions {
 #[uniffi::export]
 pub fn taxa_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taxa_core::onnx_graph::{Dim, GraphBuilder, attr_int, attr_ints};
+
+    const SIZE: i64 = 48;
+
+    /// A small bundle (Conv 3→8 3×3, ReLU, global pool, Gemm to 4 classes;
+    /// seeded weights) with enough matrix work for a second thread to share.
+    fn conv_bundle() -> Vec<u8> {
+        let mut seed = 0x2545_f491_u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let mut g = GraphBuilder::new("threads");
+        let input = g.input("image", &[Dim::from("batch"), 3.into(), SIZE.into(), SIZE.into()]);
+        let conv_w: Vec<f32> = (0..8 * 3 * 3 * 3).map(|_| next()).collect();
+        let conv_b: Vec<f32> = (0..8).map(|_| next()).collect();
+        let w = g.initializer("conv_w", &[8, 3, 3, 3], &conv_w);
+        let b = g.initializer("conv_b", &[8], &conv_b);
+        let conv = g.node("Conv", &[&input, &w, &b], vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[1, 1, 1, 1])]);
+        let relu = g.node("Relu", &[&conv], vec![]);
+        let pooled = g.node("GlobalAveragePool", &[&relu], vec![]);
+        let flat = g.node("Flatten", &[&pooled], vec![attr_int("axis", 1)]);
+        let fc_w: Vec<f32> = (0..4 * 8).map(|_| 4.0 * next()).collect();
+        let fc_w = g.initializer("fc_w", &[4, 8], &fc_w);
+        let fc_b = g.initializer("fc_b", &[4], &[0.0; 4]);
+        g.node_named("Gemm", &[&flat, &fc_w, &fc_b], "logits", vec![attr_int("transB", 1)]);
+        g.output("logits", &[Dim::from("batch"), 4.into()]);
+        let mut metadata = taxa_core::BundleMetadata::with_labels(["a", "b", "c", "d"].map(String::from).to_vec());
+        metadata.preprocess = taxa_core::PreprocessContract::imagenet_sized(SIZE as u32);
+        taxa_core::bundle::encode_bundle(g.build(), &metadata).expect("bundle encoded")
+    }
+
+    /// A 64×64 RGB picture with structure in every channel.
+    fn picture() -> Vec<u8> {
+        (0..64u32 * 64).flat_map(|i| {
+            let (x, y) = (i % 64, i / 64);
+            [(x * 4) as u8, (y * 4) as u8, ((x * y) % 256) as u8]
+        }).collect()
+    }
+
+    fn classify(classifier: &Classifier) -> Classification {
+        let options = ClassifyOptions { top_k: 4, ..ClassifyOptions::default() };
+        classifier.classify_pixels(64, 64, 64 * 3, PixelFormat::Rgb8, picture(), options).expect("classified")
+    }
+
+    #[test]
+    fn two_threads_classify_as_one_does() {
+        let bundle = conv_bundle();
+        let one = Classifier::from_bytes(bundle.clone(), None, 1).expect("loaded on 1 thread");
+        let two = Classifier::from_bytes(bundle, None, 2).expect("loaded on 2 threads");
+        assert_eq!((one.threads(), two.threads()), (1, 2));
+        let (a, b) = (classify(&one), classify(&two));
+        assert_eq!(a.predictions.len(), 4);
+        let labels = |c: &Classification| c.predictions.iter().map(|p| p.label.clone()).collect::<Vec<_>>();
+        assert_eq!(labels(&a), labels(&b));
+        for (p, q) in a.predictions.iter().zip(&b.predictions) {
+            assert!((p.score - q.score).abs() <= 1e-5, "{}: {} on 1 thread, {} on 2", p.label, p.score, q.score);
+        }
+    }
+
+    #[test]
+    fn zero_threads_is_invalid_argument() {
+        match Classifier::from_bytes(conv_bundle(), None, 0) {
+            Err(TaxaFfiError::InvalidArgument { message }) => assert!(message.contains("threads"), "{message}"),
+            other => panic!("0 threads gave {other:?}"),
+        }
+        let path = std::env::temp_dir().join(format!("taxa-ffi-threads-{}.onnx", std::process::id()));
+        std::fs::write(&path, conv_bundle()).expect("bundle written");
+        let loaded = Classifier::from_path(path.to_string_lossy().into_owned(), None, 0);
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(loaded, Err(TaxaFfiError::InvalidArgument { .. })), "from_path with 0 threads gave {loaded:?}");
+    }
 }

@@ -160,6 +160,12 @@ unsafe fn free_handle<T>(handle: jlong) {
     }
 }
 
+/// A Java `int` thread count as the `threads` of `Classifier::from_*`:
+/// negative is refused here, 0 by taxa-core (both `INVALID_ARGUMENT`).
+fn thread_count(threads: jint) -> BridgeResult<u32> {
+    u32::try_from(threads).map_err(|_| BridgeError::Argument(format!("threads must be at least 1, got {threads}")))
+}
+
 /// What both `nativeLoad*` do around `load`: the classifier goes back as a
 /// `Box<Arc<Classifier>>` handle.
 fn load_call(unowned_env: &mut EnvUnowned<'_>, load: impl FnOnce(&mut Env<'_>) -> BridgeResult<Arc<Classifier>>) -> jlong {
@@ -333,11 +339,12 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadPath<'local>(
     _class: JClass<'local>,
     model_path: JString<'local>,
     labels_path: JString<'local>,
+    threads: jint,
 ) -> jlong {
     load_call(&mut unowned_env, |env| {
         let model = optional_string(env, &model_path)?.ok_or_else(|| BridgeError::Argument("modelPath is null".into()))?;
         let labels = optional_string(env, &labels_path)?;
-        Ok(Classifier::from_path(model, labels)?)
+        Ok(Classifier::from_path(model, labels, thread_count(threads)?)?)
     })
 }
 
@@ -347,12 +354,14 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLoadBytes<'local>(
     _class: JClass<'local>,
     model: JByteArray<'local>,
     labels: JObjectArray<'local, JString<'local>>,
+    threads: jint,
 ) -> jlong {
     load_call(&mut unowned_env, |env| {
         not_null(&model, "model bytes")?;
+        let threads = thread_count(threads)?;
         let bytes = env.convert_byte_array(&model)?;
         let labels = if labels.is_null() { None } else { Some(strings(env, &labels, "labels")?) };
-        Ok(Classifier::from_bytes(bytes, labels)?)
+        Ok(Classifier::from_bytes(bytes, labels, threads)?)
     })
 }
 
@@ -434,6 +443,11 @@ pub extern "system" fn Java_org_taxa_Classifier_nativeLabels<'local>(
             string_array(env, labels)
         })
         .resolve::<ThrowTaxaException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_taxa_Classifier_nativeThreads<'local>(mut unowned_env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) -> jint {
+    unowned_env.with_env(|_env| -> BridgeResult<jint> { Ok(classifier(handle)?.threads() as jint) }).resolve::<ThrowTaxaException>()
 }
 
 #[unsafe(no_mangle)]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
+use tract_onnx::prelude::tract_linalg::multithread::{Executor, multithread_tract_scope};
 
 use crate::bundle::{self, BundleMetadata, OutputKind};
 use crate::classify::{Classification, ClassifyOptions, classification_from_probabilities, softmax};
@@ -33,6 +34,9 @@ pub struct Classifier {
     tree: TaxonTree,
     #[cfg(feature = "decode")]
     limits: DecodeLimits,
+    /// Threads one image's inference runs on, and tract's executor for them.
+    threads: usize,
+    executor: Executor,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -138,6 +142,8 @@ impl Classifier {
     }
 
     fn build(proto: ModelProto, metadata: BundleMetadata, model_dir: Option<&Path>) -> Result<Self> {
+        // Before tract's first use, which reads it once.
+        crate::android_cpu::configure_tract_for_android();
         metadata.validate()?;
         model_graph::check_external_data(&proto, model_dir)?;
         let input_shape = metadata.preprocess.input_shape().map_err(|m| TaxaError::metadata(bundle::keys::PREPROCESS, m))?;
@@ -166,7 +172,28 @@ impl Classifier {
             tree,
             #[cfg(feature = "decode")]
             limits: DecodeLimits::default(),
+            threads: 1,
+            executor: Executor::SingleThread,
         })
+    }
+
+    /// Runs each image's inference on `threads` threads (default 1): tract
+    /// splits its matrix products, and taxa's kernels their channels, over a
+    /// pool of its own. Classifying several images at once is a second,
+    /// separate parallelism: keep `threads × concurrent images` at or below
+    /// the cores, as `taxa classify --threads` does.
+    ///
+    /// Error: [`TaxaError::InvalidOptions`] for 0, or for more than one in a
+    /// build without the `threads` feature (the web build).
+    pub fn with_threads(mut self, threads: usize) -> Result<Self> {
+        self.executor = executor(threads)?;
+        self.threads = threads;
+        Ok(self)
+    }
+
+    /// Threads per image ([`with_threads`](Self::with_threads)).
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     #[cfg(feature = "decode")]
@@ -304,7 +331,8 @@ impl Classifier {
     pub fn infer(&self, input: Vec<f32>) -> Result<Vec<f32>> {
         let tensor = self.input_tensor(input)?;
         let plan = &self.plan;
-        let outputs = guard("running the model", TaxaError::Inference, || plan.run(tvec![tensor.into_tvalue()]))?
+        let executor = self.executor.clone();
+        let outputs = guard("running the model", TaxaError::Inference, || multithread_tract_scope(executor, || plan.run(tvec![tensor.into_tvalue()])))?
             .map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
         let output = outputs[0].cast_to::<f32>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
         let view = output.to_plain_array_view::<f32>().map_err(|e| TaxaError::Inference(format!("{e:#}")))?;
@@ -321,7 +349,8 @@ impl Classifier {
     pub fn profile(&self, input: Vec<f32>, runs: usize) -> Result<Profile> {
         let tensor = self.input_tensor(input)?;
         let plan = &self.plan;
-        guard("profiling the model", TaxaError::Inference, || profile_plan(plan, tensor.into_tvalue(), runs.max(1)))?
+        let executor = self.executor.clone();
+        guard("profiling the model", TaxaError::Inference, || multithread_tract_scope(executor, || profile_plan(plan, tensor.into_tvalue(), runs.max(1))))?
             .map_err(|e| TaxaError::Inference(format!("{e:#}")))
     }
 
@@ -366,7 +395,8 @@ impl Classifier {
 /// plans a fixed shape far better than a symbolic batch.
 fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType, model_dir: Option<&Path>) -> TractResult<Plan> {
     let model_dir = model_dir.map(|d| d.to_string_lossy().into_owned());
-    let (mut proto, _) = graph_rewrite::rewrite(proto, input_shape, &graph_rewrite::enabled());
+    let rewrites = graph_rewrite::enabled();
+    let (mut proto, _) = graph_rewrite::rewrite(proto, input_shape, &rewrites);
     if proto.graph.as_ref().is_some_and(|g| g.value_info.iter().any(crate::model_graph::has_symbolic_dim)) {
         crate::model_graph::drop_symbolic_value_info(proto.to_mut());
     }
@@ -396,7 +426,19 @@ fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType
     model.set_input_fact(0, fact.into())?;
     let mut typed = model.into_typed()?;
     graph_rewrite::insert_barriers(&mut typed)?;
+    crate::kernels::ops::substitute(&mut typed, &graph_rewrite::kernel_families(&rewrites), crate::kernels::Isa::chosen())?;
     typed.into_optimized()?.into_runnable()
+}
+
+fn executor(threads: usize) -> Result<Executor> {
+    match threads {
+        0 => Err(TaxaError::InvalidOptions("threads must be at least 1".into())),
+        1 => Ok(Executor::SingleThread),
+        #[cfg(feature = "threads")]
+        n => Ok(Executor::multithread(n)),
+        #[cfg(not(feature = "threads"))]
+        n => Err(TaxaError::InvalidOptions(format!("{n} threads asked for, but this build of taxa-core runs one (no `threads` feature)"))),
+    }
 }
 
 fn output_classes(plan: &Plan) -> Result<usize> {

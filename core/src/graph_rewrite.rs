@@ -39,6 +39,8 @@ use tract_onnx::pb::{AttributeProto, ModelProto, NodeProto, TensorProto, attribu
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
+use crate::kernels::ops::Family;
+
 /// The rewrites this module knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rewrite {
@@ -54,6 +56,9 @@ pub enum Rewrite {
     FoldDequantize,
     /// `QuantizeLinear` → `DequantizeLinear` → scalar arithmetic.
     ArithmeticFakeQuant,
+    /// One of taxa's kernel families ([`crate::kernels`]), put in tract's
+    /// typed model in place of its `Conv` or `MaxPool`.
+    Kernel(Family),
 }
 
 /// What was rewritten: the rewrite and the ONNX node it replaced.
@@ -63,11 +68,33 @@ pub struct Applied {
     pub node: String,
 }
 
-/// The rewrites used by default: those that won on the architectures measured.
-pub const DEFAULT: &[Rewrite] = &[Rewrite::SeparableMaxPool, Rewrite::SlicedStem, Rewrite::FoldDequantize, Rewrite::ArithmeticFakeQuant];
+/// The rewrites used by default: those that won on the architectures
+/// measured (BENCHMARKS.md). On x86-64 the kernels replace the separable
+/// pool and the sliced stem. On arm64, where nothing can be timed here,
+/// only the kernels for patterns tract runs in scalar code (stride-2
+/// depthwise, max pool) are on; the sliced stem stays.
+pub const DEFAULT: &[Rewrite] = if cfg!(target_arch = "aarch64") {
+    &[
+        Rewrite::SlicedStem,
+        Rewrite::FoldDequantize,
+        Rewrite::ArithmeticFakeQuant,
+        Rewrite::Kernel(Family::DepthwiseStride2),
+        Rewrite::Kernel(Family::MaxPool),
+    ]
+} else {
+    &[
+        Rewrite::FoldDequantize,
+        Rewrite::ArithmeticFakeQuant,
+        Rewrite::Kernel(Family::Depthwise),
+        Rewrite::Kernel(Family::DirectConv),
+        Rewrite::Kernel(Family::MaxPool),
+    ]
+};
 
 /// The rewrites to apply: [`DEFAULT`], or what `TAXA_REWRITES` names
-/// (`off`, or a comma list of `maxpool`, `stem`, `concat`, `dequantize`, `fakequant`).
+/// (`off`, or a comma list of `maxpool`, `stem`, `concat`, `dequantize`,
+/// `fakequant`, and the kernel families `depthwise`, `depthwise-s2`,
+/// `direct`, `pool`).
 pub fn enabled() -> Vec<Rewrite> {
     match std::env::var("TAXA_REWRITES") {
         Err(_) => DEFAULT.to_vec(),
@@ -79,10 +106,15 @@ pub fn enabled() -> Vec<Rewrite> {
                 "concat" => Some(Rewrite::ConcatBarrier),
                 "dequantize" => Some(Rewrite::FoldDequantize),
                 "fakequant" => Some(Rewrite::ArithmeticFakeQuant),
-                _ => None,
+                name => Family::ALL.into_iter().find(|f| f.name() == name).map(Rewrite::Kernel),
             })
             .collect(),
     }
+}
+
+/// The kernel families among `rewrites`.
+pub fn kernel_families(rewrites: &[Rewrite]) -> Vec<Family> {
+    rewrites.iter().filter_map(|r| if let Rewrite::Kernel(f) = r { Some(*f) } else { None }).collect()
 }
 
 const BARRIER_SUFFIX: &str = ".taxa_barrier";

@@ -16,6 +16,7 @@
 //! # Ok::<(), taxa_core::TaxaError>(())
 //! ```
 
+pub mod android_cpu;
 pub mod atomic;
 pub mod bundle;
 pub mod camera;
@@ -26,6 +27,7 @@ pub mod decode;
 pub mod error;
 pub mod formats;
 pub mod graph_rewrite;
+pub mod kernels;
 pub mod labels;
 pub mod model_graph;
 pub mod onnx_graph;

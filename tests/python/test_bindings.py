@@ -116,6 +116,24 @@ class ClassifierTest(unittest.TestCase):
             t.join()
         self.assertEqual(disagreements, [])
 
+    def test_two_threads_per_image_classify_as_one_does(self):
+        self.assertEqual(self.classifier.threads(), 1)
+        two = taxa_ffi.Classifier.from_path(BUNDLE, None, threads=2)
+        two_from_bytes = taxa_ffi.Classifier.from_bytes(Path(BUNDLE).read_bytes(), None, 2)
+        self.assertEqual((two.threads(), two_from_bytes.threads()), (2, 2))
+        options = taxa_ffi.default_options()
+        for photo in PHOTOS:
+            one = self.classifier.classify(photo.read_bytes(), options)
+            for got in (two.classify(photo.read_bytes(), options), two_from_bytes.classify(photo.read_bytes(), options)):
+                self.assertEqual([p.label for p in got.predictions], [p.label for p in one.predictions], photo.name)
+                for a, b in zip(got.predictions, one.predictions):
+                    self.assertAlmostEqual(a.score, b.score, delta=1e-5, msg=photo.name)
+        with self.assertRaises(taxa_ffi.TaxaFfiError.InvalidArgument) as caught:
+            taxa_ffi.Classifier.from_path(BUNDLE, None, threads=0)
+        self.assertIn("threads", str(caught.exception))
+        with self.assertRaises(taxa_ffi.TaxaFfiError.InvalidArgument):
+            taxa_ffi.Classifier.from_bytes(Path(BUNDLE).read_bytes(), None, threads=0)
+
 
 # BT.601, as cameras write it: full range (JFIF, Android) or video range.
 def rgb_to_yuv420(rgb, full):

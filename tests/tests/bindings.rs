@@ -30,10 +30,12 @@ fn swift_and_kotlin_bindings_are_generated() {
     let swift = std::fs::read_to_string(dir.path().join("swift/taxa_ffi.swift")).unwrap();
     assert!(swift.contains("class Classifier") && swift.contains("func classifyPixels("), "Swift API");
     assert!(swift.contains("func classifyYuv420(") && swift.contains("func classifyBiPlanar(") && swift.contains("class ScoreSmoother"), "Swift camera API");
+    assert!(swift.contains("threads: UInt32 = UInt32(1)") && swift.contains("func threads("), "Swift threads per image, default 1");
     assert!(dir.path().join("swift/taxa_ffiFFI.h").exists() && dir.path().join("swift/taxa_ffiFFI.modulemap").exists());
     let kotlin = std::fs::read_to_string(dir.path().join("kotlin/uniffi/taxa_ffi/taxa_ffi.kt")).unwrap();
     assert!(kotlin.contains("class Classifier") && kotlin.contains("fun `classifyPixels`("), "Kotlin API");
     assert!(kotlin.contains("fun `classifyYuv420`(") && kotlin.contains("class ScoreSmoother"), "Kotlin camera API");
+    assert!(kotlin.contains("fun `threads`("), "Kotlin threads per image");
 }
 
 /// The Python package as `pip install ./bindings` gives it: the wheel
@@ -79,7 +81,7 @@ fn python_wheel_works_as_a_user_would_use_it() {
         .env("TAXA_BUNDLE", &bundle)
         .env("TAXA_PHOTOS", &photos)
         .env("TAXA_QUADRANTS", quadrant_fixture(dir.path())));
-    assert!(out.contains("Ran 12 tests") && out.contains("OK"), "{out}");
+    assert!(out.contains("Ran 13 tests") && out.contains("OK"), "{out}");
 }
 
 #[test]
@@ -103,5 +105,5 @@ fn java_api_works_over_jni_on_the_desktop_jvm() {
         .arg(&bundle)
         .arg(&photos)
         .arg(quadrant_fixture(dir.path())));
-    assert!(out.contains("11 passed, 0 failed"), "{out}");
+    assert!(out.contains("12 passed, 0 failed"), "{out}");
 }

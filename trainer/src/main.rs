@@ -64,12 +64,18 @@ pub struct ModelArgs {
     /// Labels file, one label a line (needed for a plain ONNX file).
     #[arg(long, short = 'l')]
     pub labels: Option<PathBuf>,
+    /// Threads each image's inference runs on. `classify` runs images in
+    /// parallel besides: cores ÷ threads images at once, so the two never
+    /// ask for more threads than cores.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 impl ModelArgs {
     pub fn load(&self) -> anyhow::Result<taxa_core::Classifier> {
         use anyhow::Context;
         taxa_core::Classifier::load_with_labels(&self.model, self.labels.as_ref())
+            .and_then(|c| c.with_threads(self.threads))
             .with_context(|| format!("loading model {}", self.model.display()))
     }
 }

@@ -5,11 +5,14 @@ import Foundation
 // Conveniences over the generated API for iOS apps: bundled models and CGImages.
 public extension Classifier {
     /// Loads a model bundle shipped in the app (e.g. `species.onnx`).
-    static func bundled(named name: String, in bundle: Bundle = .main) throws -> Classifier {
+    /// `threads`: threads each image's inference runs on (default 1; 0 throws
+    /// `TaxaFfiError.InvalidArgument`). Classifying several images at once
+    /// multiplies it: keep `threads` × images in flight at or below the cores.
+    static func bundled(named name: String, in bundle: Bundle = .main, threads: UInt32 = 1) throws -> Classifier {
         guard let path = bundle.path(forResource: name, ofType: "onnx") else {
             throw TaxaFfiError.Io(message: "\(name).onnx is not in the app bundle")
         }
-        return try Classifier.fromPath(modelPath: path, labelsPath: nil)
+        return try Classifier.fromPath(modelPath: path, labelsPath: nil, threads: threads)
     }
 
     /// Classifies a CGImage (a photo or a camera frame) by drawing it into RGBA pixels.

@@ -37,7 +37,7 @@ pub struct BenchArgs {
     pub top: usize,
 }
 
-/// Medians in milliseconds; everything runs on one thread.
+/// Medians in milliseconds; inference on `threads` threads (`--threads`), the rest on one.
 #[derive(Serialize)]
 struct BenchReport {
     model: PathBuf,
@@ -109,7 +109,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         image_height: size.1,
         decode_reduction: reduction,
         runs: args.runs,
-        threads: 1,
+        threads: classifier.threads(),
         load_ms: median_ms(&mut loads),
         decode_ms: median_ms(&mut decode),
         preprocess_ms: median_ms(&mut preprocess),
@@ -124,7 +124,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("model:       {}", report.model.display());
         println!("image:       {} ({}×{}, decoded at 1/{})", report.image, report.image_width, report.image_height, report.decode_reduction);
         println!("load:        {:8.2} ms", report.load_ms);
-        println!("medians over {} runs, one thread:", report.runs);
+        println!("medians over {} runs, inference on {} thread(s):", report.runs, report.threads);
         for (name, ms) in [
             ("decode", report.decode_ms),
             ("preprocess", report.preprocess_ms),

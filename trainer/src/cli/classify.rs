@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -103,7 +104,11 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {error}");
         return Ok(ExitCode::from(2));
     }
-    let results = classify_all(&classifier, &args.images, &options, !args.json);
+    // Images at once × threads per image ≤ cores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let images_at_once = (cores / classifier.threads()).max(1);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(images_at_once).build().context("starting the image threads")?;
+    let results = pool.install(|| classify_all(&classifier, &args.images, &options, !args.json));
     let failed = results.iter().filter(|r| matches!(r.outcome, Outcome::Err { .. })).count();
     if args.json {
         super::print_json(&results)?;

@@ -157,6 +157,34 @@ public final class ClassifierDesktopTest {
                 for (Future<Boolean> r : results) check(r.get(), "a thread disagreed");
                 pool.shutdown();
             });
+
+            test("2 threads per image classify as 1 does; fewer than 1 is INVALID_ARGUMENT", () -> {
+                check(classifier.threads() == 1, "default threads " + classifier.threads());
+                try (Classifier two = Classifier.fromPath(bundle, null, 2);
+                     Classifier twoFromBytes = Classifier.fromBytes(Files.readAllBytes(new File(bundle).toPath()), null, 2)) {
+                    check(two.threads() == 2 && twoFromBytes.threads() == 2, "threads " + two.threads() + ", " + twoFromBytes.threads());
+                    for (File photo : photos) {
+                        byte[] b = Files.readAllBytes(photo.toPath());
+                        Classification one = classifier.classify(b);
+                        for (Classification got : new Classification[] { two.classify(b), twoFromBytes.classify(b) }) {
+                            check(labels(got).equals(labels(one)), photo + ": " + got + " vs " + one);
+                            for (int i = 0; i < one.predictions.size(); i++) {
+                                float a = one.predictions.get(i).score, c = got.predictions.get(i).score;
+                                check(Math.abs(a - c) <= 1e-5f, photo + ": " + got + " vs " + one);
+                            }
+                        }
+                    }
+                }
+                for (int threads : new int[] { 0, -1 }) {
+                    try {
+                        Classifier.fromPath(bundle, null, threads).close();
+                        throw new AssertionError(threads + " threads accepted");
+                    } catch (TaxaException e) {
+                        check(e.kind() == TaxaException.Kind.INVALID_ARGUMENT, threads + " threads: kind " + e.kind());
+                        check(e.getMessage().contains("threads"), e.getMessage());
+                    }
+                }
+            });
         }
 
         try (Classifier quadrants = Classifier.fromPath(args[2]);

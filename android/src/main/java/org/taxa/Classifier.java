@@ -29,7 +29,20 @@ public final class Classifier implements AutoCloseable {
 
     /** Loads a bundle, or a plain ONNX file with a labels file (one label a line). */
     public static Classifier fromPath(String modelPath, String labelsPath) {
-        return new Classifier(nativeLoadPath(modelPath, labelsPath));
+        return fromPath(modelPath, labelsPath, 1);
+    }
+
+    /**
+     * As {@link #fromPath(String, String)}, running each image's inference on {@code threads}
+     * threads (the classifier's own pool). Calls from several threads at once multiply it: keep
+     * {@code threads} × images classified at once at or below the device's cores.
+     *
+     * @param labelsPath null for a bundle
+     * @param threads threads per image, at least 1 (the other overloads use 1)
+     * @throws TaxaException {@code INVALID_ARGUMENT} for fewer than 1 thread
+     */
+    public static Classifier fromPath(String modelPath, String labelsPath, int threads) {
+        return new Classifier(nativeLoadPath(modelPath, labelsPath, threads));
     }
 
     /** Loads a bundle from bytes (e.g. an Android asset). */
@@ -39,7 +52,19 @@ public final class Classifier implements AutoCloseable {
 
     /** Loads from bytes; labels are required for a plain ONNX model. */
     public static Classifier fromBytes(byte[] model, List<String> labels) {
-        return new Classifier(nativeLoadBytes(model, labels == null ? null : labels.toArray(new String[0])));
+        return fromBytes(model, labels, 1);
+    }
+
+    /**
+     * As {@link #fromBytes(byte[], List)}, running each image's inference on {@code threads}
+     * threads; see {@link #fromPath(String, String, int)}.
+     *
+     * @param labels null for a bundle
+     * @param threads threads per image, at least 1 (the other overloads use 1)
+     * @throws TaxaException {@code INVALID_ARGUMENT} for fewer than 1 thread
+     */
+    public static Classifier fromBytes(byte[] model, List<String> labels, int threads) {
+        return new Classifier(nativeLoadBytes(model, labels == null ? null : labels.toArray(new String[0]), threads));
     }
 
     /** Classifies an encoded image (JPEG, PNG, WebP…) with default options. */
@@ -109,6 +134,11 @@ public final class Classifier implements AutoCloseable {
         return handle.with(h -> Arrays.asList(nativeLabels(h)));
     }
 
+    /** Threads each image's inference runs on, as loaded (1 unless a {@code threads} overload said otherwise). */
+    public int threads() {
+        return handle.with(Classifier::nativeThreads);
+    }
+
     /** Frees the native model. Safe to call more than once. */
     @Override
     public void close() {
@@ -134,8 +164,8 @@ public final class Classifier implements AutoCloseable {
         return b == null ? 0 : b.remaining();
     }
 
-    private static native long nativeLoadPath(String modelPath, String labelsPath);
-    private static native long nativeLoadBytes(byte[] model, String[] labels);
+    private static native long nativeLoadPath(String modelPath, String labelsPath, int threads);
+    private static native long nativeLoadBytes(byte[] model, String[] labels, int threads);
     private static native Classification nativeClassify(long handle, byte[] image, ClassifyOptions options);
     private static native Classification nativeClassifyArgb(long handle, int[] argb, int width, int height,
                                                             ClassifyOptions options);
@@ -146,5 +176,6 @@ public final class Classifier implements AutoCloseable {
                                                            boolean videoRange, int rotationDegrees, long smoother,
                                                            ClassifyOptions options);
     private static native String[] nativeLabels(long handle);
+    private static native int nativeThreads(long handle);
     private static native void nativeFree(long handle);
 }
