@@ -20,7 +20,7 @@ use crate::graph_rewrite;
 use crate::model_graph::{self, ElementType};
 use crate::preprocess::InputType;
 use crate::pixels::{PixelBuffer, PixelFormat, PixelsRef};
-use crate::profile::{Profile, profile_plan};
+use crate::profile::{LoadClock, LoadProfile, Profile, profile_plan};
 use crate::rollup::TaxonTree;
 
 type Plan = Arc<TypedRunnableModel>;
@@ -37,6 +37,7 @@ pub struct Classifier {
     /// Threads one image's inference runs on, and tract's executor for them.
     threads: usize,
     executor: Executor,
+    load_profile: LoadProfile,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -72,13 +73,15 @@ impl Classifier {
     /// UTF-8 or holds no label.
     pub fn load_with_labels(model: impl AsRef<Path>, labels: Option<impl AsRef<Path>>) -> Result<Self> {
         let model_path = model.as_ref();
+        let mut clock = LoadClock::start();
         let proto = bundle::read_model(model_path)?;
         let labels = labels.map(|p| bundle::read_labels(p.as_ref())).transpose()?;
+        clock.lap("read");
         let model_dir = match model_path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        Self::from_model_proto_in(proto, labels, Some(model_dir)).map_err(|e| match e {
+        Self::from_model_proto_in(proto, labels, Some(model_dir), clock).map_err(|e| match e {
             TaxaError::ModelLoad(m) => TaxaError::ModelLoad(format!("{}: {m}", model_path.display())),
             other => other,
         })
@@ -92,15 +95,18 @@ impl Classifier {
     /// external weights are [`TaxaError::ModelLoad`]. Empty `labels` are
     /// [`TaxaError::BundleMetadata`].
     pub fn from_bytes(model: &[u8], labels: Option<Vec<String>>) -> Result<Self> {
-        Self::from_model_proto(bundle::decode_model(model)?, labels)
+        let mut clock = LoadClock::start();
+        let proto = bundle::decode_model(model)?;
+        clock.lap("read");
+        Self::from_model_proto_in(proto, labels, None, clock)
     }
 
     /// Like [`from_bytes`](Self::from_bytes), from a decoded model.
     pub fn from_model_proto(proto: ModelProto, labels: Option<Vec<String>>) -> Result<Self> {
-        Self::from_model_proto_in(proto, labels, None)
+        Self::from_model_proto_in(proto, labels, None, LoadClock::start())
     }
 
-    fn from_model_proto_in(proto: ModelProto, labels: Option<Vec<String>>, model_dir: Option<&Path>) -> Result<Self> {
+    fn from_model_proto_in(proto: ModelProto, labels: Option<Vec<String>>, model_dir: Option<&Path>, clock: LoadClock) -> Result<Self> {
         let metadata = match (BundleMetadata::from_model_proto(&proto)?, labels) {
             (Some(mut metadata), Some(labels)) => {
                 metadata.labels = labels;
@@ -115,7 +121,7 @@ impl Classifier {
                 ));
             }
         };
-        Self::build(proto, metadata, model_dir)
+        Self::build(proto, metadata, model_dir, clock)
     }
 
     /// Loads a plain ONNX file as [`load_with_labels`](Self::load_with_labels)
@@ -128,7 +134,7 @@ impl Classifier {
         let proto = bundle::read_model(model_path)?;
         let metadata = BundleMetadata::for_plain_model(&proto, vec![String::new()])?;
         let model_dir = model_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        match Self::build(proto, metadata, Some(model_dir)) {
+        match Self::build(proto, metadata, Some(model_dir), LoadClock::start()) {
             Ok(_) => Ok(1),
             Err(TaxaError::LabelCountMismatch { outputs, .. }) => Ok(outputs),
             Err(TaxaError::ModelLoad(m)) => Err(TaxaError::ModelLoad(format!("{}: {m}", model_path.display()))),
@@ -138,10 +144,10 @@ impl Classifier {
 
     /// Loads a model with explicit metadata (what a bundle would carry).
     pub fn new(proto: ModelProto, metadata: BundleMetadata) -> Result<Self> {
-        Self::build(proto, metadata, None)
+        Self::build(proto, metadata, None, LoadClock::start())
     }
 
-    fn build(proto: ModelProto, metadata: BundleMetadata, model_dir: Option<&Path>) -> Result<Self> {
+    fn build(proto: ModelProto, metadata: BundleMetadata, model_dir: Option<&Path>, mut clock: LoadClock) -> Result<Self> {
         // Before tract's first use, which reads it once.
         crate::android_cpu::configure_tract_for_android();
         metadata.validate()?;
@@ -157,13 +163,15 @@ impl Classifier {
                 format!("the contract feeds a {contract} input, but the graph declares {graph} input"),
             ));
         }
-        let plan = guard("loading the model", TaxaError::ModelLoad, || optimise(&proto, input_shape, input_type, model_dir))?
+        clock.lap("checks");
+        let plan = guard("loading the model", TaxaError::ModelLoad, || optimise(&proto, input_shape, input_type, model_dir, &mut clock))?
             .map_err(|e| TaxaError::ModelLoad(format!("{e:#}")))?;
         let outputs = output_classes(&plan)?;
         if outputs != metadata.labels.len() {
             return Err(TaxaError::LabelCountMismatch { outputs, labels: metadata.labels.len() });
         }
         let tree = TaxonTree::from_metadata(&metadata);
+        clock.lap("outputs");
         Ok(Classifier {
             plan,
             metadata,
@@ -174,6 +182,7 @@ impl Classifier {
             limits: DecodeLimits::default(),
             threads: 1,
             executor: Executor::SingleThread,
+            load_profile: clock.finish(),
         })
     }
 
@@ -189,6 +198,11 @@ impl Classifier {
         self.executor = executor(threads)?;
         self.threads = threads;
         Ok(self)
+    }
+
+    /// How long each phase of this classifier's load took.
+    pub fn load_profile(&self) -> &LoadProfile {
+        &self.load_profile
     }
 
     /// Threads per image ([`with_threads`](Self::with_threads)).
@@ -393,7 +407,7 @@ impl Classifier {
 
 /// Parses, types and optimises the graph for a fixed input shape: tract
 /// plans a fixed shape far better than a symbolic batch.
-fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType, model_dir: Option<&Path>) -> TractResult<Plan> {
+fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType, model_dir: Option<&Path>, clock: &mut LoadClock) -> TractResult<Plan> {
     let model_dir = model_dir.map(|d| d.to_string_lossy().into_owned());
     let rewrites = graph_rewrite::enabled();
     let (mut proto, _) = graph_rewrite::rewrite(proto, input_shape, &rewrites);
@@ -414,7 +428,9 @@ fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType
             }
         )));
     }
+    clock.lap("onnx rewrites");
     let mut model = onnx.parse(&proto, model_dir.as_deref())?.model;
+    clock.lap("parse");
     if model.input_outlets()?.len() != 1 {
         return Err(TractError::msg(format!("expected one input, the model has {}", model.input_outlets()?.len())));
     }
@@ -426,8 +442,17 @@ fn optimise(proto: &ModelProto, input_shape: [usize; 4], input_type: ElementType
     model.set_input_fact(0, fact.into())?;
     let mut typed = model.into_typed()?;
     graph_rewrite::insert_barriers(&mut typed)?;
+    clock.lap("type");
     crate::kernels::ops::substitute(&mut typed, &graph_rewrite::kernel_families(&rewrites), crate::kernels::Isa::chosen())?;
-    typed.into_optimized()?.into_runnable()
+    clock.lap("kernels");
+    // `into_optimized`, in its two steps, timed apart.
+    typed.declutter()?;
+    clock.lap("declutter");
+    typed.optimize()?;
+    clock.lap("codegen");
+    let plan = typed.into_runnable()?;
+    clock.lap("plan");
+    Ok(plan)
 }
 
 fn executor(threads: usize) -> Result<Executor> {

@@ -38,6 +38,55 @@ pub struct Profile {
     pub nodes: Vec<NodeProfile>,
 }
 
+/// How long each phase of loading a model took, in the order they ran
+/// ([`crate::Classifier::load_profile`]). Phases: `read` (the file and its
+/// protobuf), `checks` (metadata, external data), `onnx rewrites`
+/// ([`crate::graph_rewrite`]), `parse` (tract's ONNX model), `type` (tract's
+/// typed model), `kernels` (constants propagated, taxa's kernels put in),
+/// `declutter`, `codegen` (tract's two optimisers), `plan` (the runnable
+/// plan), `outputs` (its output checked against the labels).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadProfile {
+    pub phases: Vec<LoadPhase>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadPhase {
+    pub phase: &'static str,
+    /// Milliseconds.
+    pub ms: f64,
+}
+
+impl LoadProfile {
+    /// The phases' sum, milliseconds.
+    pub fn total_ms(&self) -> f64 {
+        self.phases.iter().map(|p| p.ms).sum()
+    }
+}
+
+/// Times consecutive load phases.
+pub(crate) struct LoadClock {
+    last: Instant,
+    profile: LoadProfile,
+}
+
+impl LoadClock {
+    pub(crate) fn start() -> Self {
+        LoadClock { last: Instant::now(), profile: LoadProfile::default() }
+    }
+
+    /// Ends the phase `phase`, which ran since the last lap.
+    pub(crate) fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.profile.phases.push(LoadPhase { phase, ms: (now - self.last).as_secs_f64() * 1000.0 });
+        self.last = now;
+    }
+
+    pub(crate) fn finish(self) -> LoadProfile {
+        self.profile
+    }
+}
+
 /// Runs `plan` `runs` times on `input` (after one untimed run), timing each node.
 pub(crate) fn profile_plan(plan: &Arc<TypedRunnableModel>, input: TValue, runs: usize) -> TractResult<Profile> {
     let model = plan.model();

@@ -9,7 +9,7 @@
 
 use super::Epilogue;
 use super::planes::{Window, prepare_plane, store_lanes};
-use super::simd::{Isa, Lanes, Scalar};
+use super::simd::{Isa, Lanes, isa_dispatch};
 
 /// One depthwise layer's constants.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,38 +41,11 @@ impl Depthwise {
         assert!(Self::supported(&self.window) && channels.end <= self.channels());
         assert!(input.len() >= self.channels() * h * w && output.len() >= channels.len() * oh * ow);
         scratch.resize(self.window.plane_len(), 0.0);
-        // SAFETY: each path runs only where `Isa::available` found it.
-        unsafe {
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => avx512(self, input, channels, output, scratch),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => avx2(self, input, channels, output, scratch),
-                #[cfg(target_arch = "aarch64")]
-                Isa::Neon => neon(self, input, channels, output, scratch),
-                _ => channels_with::<Scalar>(self, input, channels, output, scratch),
-            }
-        }
+        run_channels(isa, self, input, channels, output, scratch);
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn avx512(layer: &Depthwise, input: &[f32], channels: std::ops::Range<usize>, output: &mut [f32], scratch: &mut [f32]) {
-    unsafe { channels_with::<super::simd::Avx512>(layer, input, channels, output, scratch) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(layer: &Depthwise, input: &[f32], channels: std::ops::Range<usize>, output: &mut [f32], scratch: &mut [f32]) {
-    unsafe { channels_with::<super::simd::Avx2>(layer, input, channels, output, scratch) }
-}
-
-#[cfg(target_arch = "aarch64")]
-#[target_feature(enable = "neon")]
-unsafe fn neon(layer: &Depthwise, input: &[f32], channels: std::ops::Range<usize>, output: &mut [f32], scratch: &mut [f32]) {
-    unsafe { channels_with::<super::simd::Neon>(layer, input, channels, output, scratch) }
-}
+isa_dispatch!(fn run_channels(layer: &Depthwise, input: &[f32], channels: std::ops::Range<usize>, output: &mut [f32], scratch: &mut [f32]) => channels_with);
 
 #[inline(always)]
 unsafe fn channels_with<L: Lanes>(layer: &Depthwise, input: &[f32], channels: std::ops::Range<usize>, output: &mut [f32], scratch: &mut [f32]) {

@@ -12,7 +12,7 @@
 
 use super::Epilogue;
 use super::planes::{Window, store_lanes};
-use super::simd::{Isa, Lanes, Scalar};
+use super::simd::{Isa, Lanes, isa_dispatch};
 
 /// Output channels computed together.
 pub const BLOCK: usize = 8;
@@ -105,38 +105,11 @@ impl DirectConv {
         let channels = (blocks.end * BLOCK).min(self.output_channels) - first.min(self.output_channels);
         assert!(blocks.end <= self.blocks() && output.len() >= channels * oh * ow);
         assert!(prepared.len() >= self.input_channels * self.window.plane_len());
-        // SAFETY: each path runs only where `Isa::available` found it.
-        unsafe {
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => avx512(self, prepared, blocks, output),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => avx2(self, prepared, blocks, output),
-                #[cfg(target_arch = "aarch64")]
-                Isa::Neon => neon(self, prepared, blocks, output),
-                _ => blocks_with::<Scalar>(self, prepared, blocks, output),
-            }
-        }
+        run_blocks(isa, self, prepared, blocks, output);
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn avx512(layer: &DirectConv, prepared: &[f32], blocks: std::ops::Range<usize>, output: &mut [f32]) {
-    unsafe { blocks_with::<super::simd::Avx512>(layer, prepared, blocks, output) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(layer: &DirectConv, prepared: &[f32], blocks: std::ops::Range<usize>, output: &mut [f32]) {
-    unsafe { blocks_with::<super::simd::Avx2>(layer, prepared, blocks, output) }
-}
-
-#[cfg(target_arch = "aarch64")]
-#[target_feature(enable = "neon")]
-unsafe fn neon(layer: &DirectConv, prepared: &[f32], blocks: std::ops::Range<usize>, output: &mut [f32]) {
-    unsafe { blocks_with::<super::simd::Neon>(layer, prepared, blocks, output) }
-}
+isa_dispatch!(fn run_blocks(layer: &DirectConv, prepared: &[f32], blocks: std::ops::Range<usize>, output: &mut [f32]) => blocks_with);
 
 #[inline(always)]
 unsafe fn blocks_with<L: Lanes>(layer: &DirectConv, prepared: &[f32], blocks: std::ops::Range<usize>, output: &mut [f32]) {

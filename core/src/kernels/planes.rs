@@ -93,39 +93,15 @@ pub(crate) unsafe fn prepare_plane<L: Lanes>(input: &[f32], window: &Window, fil
     out[h * row_len..(h + 1) * row_len].fill(fill);
 }
 
-/// [`prepare_plane`] on the instruction set `isa`.
-pub(crate) fn prepare(isa: super::simd::Isa, input: &[f32], window: &Window, fill: f32, out: &mut [f32]) {
+super::simd::isa_dispatch!(
+    /// [`prepare_plane`] on the instruction set `isa`.
+    pub(crate) fn prepare(input: &[f32], window: &Window, fill: f32, out: &mut [f32]) => prepare_checked
+);
+
+#[inline(always)]
+unsafe fn prepare_checked<L: Lanes>(input: &[f32], window: &Window, fill: f32, out: &mut [f32]) {
     assert!(input.len() >= window.input[0] * window.input[1] && out.len() >= window.plane_len());
-    // SAFETY: each path runs only where `Isa::available` found it.
-    unsafe {
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            super::simd::Isa::Avx512 => prepare_avx512(input, window, fill, out),
-            #[cfg(target_arch = "x86_64")]
-            super::simd::Isa::Avx2 => prepare_avx2(input, window, fill, out),
-            #[cfg(target_arch = "aarch64")]
-            super::simd::Isa::Neon => prepare_neon(input, window, fill, out),
-            _ => prepare_plane::<super::simd::Scalar>(input, window, fill, out),
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn prepare_avx512(input: &[f32], window: &Window, fill: f32, out: &mut [f32]) {
-    unsafe { prepare_plane::<super::simd::Avx512>(input, window, fill, out) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn prepare_avx2(input: &[f32], window: &Window, fill: f32, out: &mut [f32]) {
-    unsafe { prepare_plane::<super::simd::Avx2>(input, window, fill, out) }
-}
-
-#[cfg(target_arch = "aarch64")]
-#[target_feature(enable = "neon")]
-unsafe fn prepare_neon(input: &[f32], window: &Window, fill: f32, out: &mut [f32]) {
-    unsafe { prepare_plane::<super::simd::Neon>(input, window, fill, out) }
+    unsafe { prepare_plane::<L>(input, window, fill, out) }
 }
 
 #[inline(always)]

@@ -72,6 +72,47 @@ impl Isa {
     }
 }
 
+/// Defines `fn $name(isa: Isa, args…)` that runs `$generic::<L>(args…)` with
+/// `L` the lanes of `isa`, each instruction set's copy compiled inside a
+/// `#[target_feature]` function so its intrinsics inline. `isa` must come
+/// from [`Isa::available`] (or [`Isa::chosen`]); anything else runs scalar.
+macro_rules! isa_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $generic:ident) => {
+        $(#[$meta])*
+        $vis fn $name(isa: $crate::kernels::simd::Isa, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn avx512($($arg: $ty),*) {
+                unsafe { $generic::<$crate::kernels::simd::Avx512>($($arg),*) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) {
+                unsafe { $generic::<$crate::kernels::simd::Avx2>($($arg),*) }
+            }
+            #[cfg(target_arch = "aarch64")]
+            #[target_feature(enable = "neon")]
+            unsafe fn neon($($arg: $ty),*) {
+                unsafe { $generic::<$crate::kernels::simd::Neon>($($arg),*) }
+            }
+            // SAFETY: each path runs only where `Isa::available` found its
+            // instruction set; the generic kernel checks its own bounds.
+            unsafe {
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    $crate::kernels::simd::Isa::Avx512 => avx512($($arg),*),
+                    #[cfg(target_arch = "x86_64")]
+                    $crate::kernels::simd::Isa::Avx2 => avx2($($arg),*),
+                    #[cfg(target_arch = "aarch64")]
+                    $crate::kernels::simd::Isa::Neon => neon($($arg),*),
+                    _ => $generic::<$crate::kernels::simd::Scalar>($($arg),*),
+                }
+            }
+        }
+    };
+}
+pub(crate) use isa_dispatch;
+
 /// A vector of `WIDTH` f32 lanes. Every method is `unsafe`: the caller runs
 /// it only where the instruction set is present ([`Isa::available`]) and
 /// only on pointers valid for `WIDTH` (or `2 × WIDTH`) floats.

@@ -49,6 +49,8 @@ struct BenchReport {
     runs: usize,
     threads: usize,
     load_ms: f64,
+    /// The last load's phases (`taxa_core::profile::LoadProfile`).
+    load_phases: Vec<taxa_core::profile::LoadPhase>,
     decode_ms: f64,
     preprocess_ms: f64,
     inference_ms: f64,
@@ -111,6 +113,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         runs: args.runs,
         threads: classifier.threads(),
         load_ms: median_ms(&mut loads),
+        load_phases: classifier.load_profile().phases.clone(),
         decode_ms: median_ms(&mut decode),
         preprocess_ms: median_ms(&mut preprocess),
         inference_ms: median_ms(&mut inference),
