@@ -371,8 +371,6 @@ pub fn write_bundle(path: &Path, model: ModelProto, metadata: &BundleMetadata) -
     crate::atomic::write_atomic(path, &bytes).map_err(|error| TaxaError::Write { path: path.into(), error })
 }
 
-pub use crate::labels::{parse_labels, read_labels};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,7 @@ impl Classifier {
         let model_path = model.as_ref();
         let mut clock = LoadClock::start();
         let proto = bundle::read_model(model_path)?;
-        let labels = labels.map(|p| bundle::read_labels(p.as_ref())).transpose()?;
+        let labels = labels.map(|p| crate::labels::read_labels(p.as_ref())).transpose()?;
         clock.lap("read");
         let model_dir = match model_path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,

@@ -72,8 +72,18 @@ pub struct Applied {
 /// measured (BENCHMARKS.md). On x86-64 the kernels replace the separable
 /// pool and the sliced stem. On arm64, where nothing can be timed here,
 /// only the kernels for patterns tract runs in scalar code (stride-2
-/// depthwise, max pool) are on; the sliced stem stays.
-pub const DEFAULT: &[Rewrite] = if cfg!(target_arch = "aarch64") {
+/// depthwise, max pool) are on; the sliced stem stays. Elsewhere (the
+/// browser's wasm32, where the kernels have only their scalar path and
+/// were not measured) the rewrites stay as they were before the kernels.
+pub const DEFAULT: &[Rewrite] = if cfg!(target_arch = "x86_64") {
+    &[
+        Rewrite::FoldDequantize,
+        Rewrite::ArithmeticFakeQuant,
+        Rewrite::Kernel(Family::Depthwise),
+        Rewrite::Kernel(Family::DirectConv),
+        Rewrite::Kernel(Family::MaxPool),
+    ]
+} else if cfg!(target_arch = "aarch64") {
     &[
         Rewrite::SlicedStem,
         Rewrite::FoldDequantize,
@@ -82,13 +92,7 @@ pub const DEFAULT: &[Rewrite] = if cfg!(target_arch = "aarch64") {
         Rewrite::Kernel(Family::MaxPool),
     ]
 } else {
-    &[
-        Rewrite::FoldDequantize,
-        Rewrite::ArithmeticFakeQuant,
-        Rewrite::Kernel(Family::Depthwise),
-        Rewrite::Kernel(Family::DirectConv),
-        Rewrite::Kernel(Family::MaxPool),
-    ]
+    &[Rewrite::SeparableMaxPool, Rewrite::SlicedStem, Rewrite::FoldDequantize, Rewrite::ArithmeticFakeQuant]
 };
 
 /// The rewrites to apply: [`DEFAULT`], or what `TAXA_REWRITES` names

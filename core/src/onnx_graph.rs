@@ -78,6 +78,16 @@ impl GraphBuilder {
         name.to_string()
     }
 
+    /// [`initializer`](Self::initializer) for a constant its name
+    /// determines (e.g. `clip_max_6`): added on first use, named again
+    /// after, as ONNX names each value once.
+    pub fn shared_initializer(&mut self, name: &str, dims: &[i64], values: &[f32]) -> String {
+        if self.graph.initializer.iter().any(|t| t.name == name) {
+            return name.to_string();
+        }
+        self.initializer(name, dims, values)
+    }
+
     /// Adds a constant of any element type from its raw little-endian bytes
     /// (quantised weights: `Uint8`, `Int8`; `raw` holds one element a byte).
     pub fn initializer_raw(&mut self, name: &str, dims: &[i64], element_type: DataType, raw: Vec<u8>) -> String {

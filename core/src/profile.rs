@@ -44,7 +44,8 @@ pub struct Profile {
 /// ([`crate::graph_rewrite`]), `parse` (tract's ONNX model), `type` (tract's
 /// typed model), `kernels` (constants propagated, taxa's kernels put in),
 /// `declutter`, `codegen` (tract's two optimisers), `plan` (the runnable
-/// plan), `outputs` (its output checked against the labels).
+/// plan), `outputs` (its output checked against the labels). Empty in the
+/// browser's wasm32 build, which has no clock.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LoadProfile {
     pub phases: Vec<LoadPhase>,
@@ -64,22 +65,27 @@ impl LoadProfile {
     }
 }
 
-/// Times consecutive load phases.
+/// Times consecutive load phases. The browser's wasm32 has no clock
+/// (`Instant::now` panics there), so its profile stays empty.
 pub(crate) struct LoadClock {
-    last: Instant,
+    last: Option<Instant>,
     profile: LoadProfile,
+}
+
+fn now() -> Option<Instant> {
+    if cfg!(all(target_arch = "wasm32", target_os = "unknown")) { None } else { Some(Instant::now()) }
 }
 
 impl LoadClock {
     pub(crate) fn start() -> Self {
-        LoadClock { last: Instant::now(), profile: LoadProfile::default() }
+        LoadClock { last: now(), profile: LoadProfile::default() }
     }
 
     /// Ends the phase `phase`, which ran since the last lap.
     pub(crate) fn lap(&mut self, phase: &'static str) {
-        let now = Instant::now();
-        self.profile.phases.push(LoadPhase { phase, ms: (now - self.last).as_secs_f64() * 1000.0 });
-        self.last = now;
+        let (Some(last), Some(now)) = (self.last, now()) else { return };
+        self.profile.phases.push(LoadPhase { phase, ms: (now - last).as_secs_f64() * 1000.0 });
+        self.last = Some(now);
     }
 
     pub(crate) fn finish(self) -> LoadProfile {

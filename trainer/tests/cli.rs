@@ -111,6 +111,35 @@ fn bench_reports_stage_medians() {
 }
 
 #[test]
+fn threads_per_image_change_no_answer_and_bench_reports_them_and_the_load_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let bundle = dir.path().join("demo-species.onnx");
+    let photos: Vec<String> = std::fs::read_dir(dir.path().join("photos")).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    let classify = |threads: &str| {
+        let mut args = vec!["classify", "-m", bundle.to_str().unwrap(), "--threads", threads, "--json"];
+        args.extend(photos.iter().map(String::as_str));
+        json_of(&taxa(&args))
+    };
+    let (one, two) = (classify("1"), classify("2"));
+    assert_eq!(one.as_array().unwrap().len(), photos.len());
+    for (a, b) in one.as_array().unwrap().iter().zip(two.as_array().unwrap()) {
+        let labels = |r: &Value| r["predictions"].as_array().unwrap().iter().map(|p| p["label"].clone()).collect::<Vec<_>>();
+        assert_eq!(labels(a), labels(b), "{a} against {b}");
+        for (p, q) in a["predictions"].as_array().unwrap().iter().zip(b["predictions"].as_array().unwrap()) {
+            assert!((p["score"].as_f64().unwrap() - q["score"].as_f64().unwrap()).abs() < 1e-5, "{p} against {q}");
+        }
+    }
+    let zero = taxa(&["classify", "-m", bundle.to_str().unwrap(), "--threads", "0", &photos[0]]);
+    assert!(!zero.status.success() && String::from_utf8_lossy(&zero.stderr).contains("threads must be at least 1"), "{zero:?}");
+
+    let report = json_of(&taxa(&["bench", "--model", bundle.to_str().unwrap(), "--runs", "3", "--warmup", "1", "--threads", "2", "--json"]));
+    assert_eq!(report["threads"].as_u64(), Some(2), "{report}");
+    let phases: Vec<&str> = report["load_phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["read", "checks", "onnx rewrites", "parse", "type", "kernels", "declutter", "codegen", "plan", "outputs"], "{report}");
+}
+
+#[test]
 fn bench_profile_lists_nodes_with_shapes_and_times() {
     let dir = tempfile::tempdir().unwrap();
     demo(dir.path());

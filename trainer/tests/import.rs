@@ -81,6 +81,14 @@ fn shared_models_import_with_the_labels_in_their_metadata() {
         let tflite = std::fs::metadata(dir.join(model)).unwrap().len() as f64;
         let bundle = std::fs::metadata(&out).unwrap().len() as f64;
         assert!(bundle < tflite * 1.1, "{bundle} bytes for a {tflite}-byte model");
+        // ONNX values are named once: onnxruntime warns on a repeated initializer.
+        let proto = taxa_core::bundle::read_model(&out).unwrap();
+        let graph = proto.graph.as_ref().unwrap();
+        let mut names: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "{model}: an initializer is written more than once");
 
         let classifier = Classifier::load(&out).unwrap();
         let m = classifier.metadata();

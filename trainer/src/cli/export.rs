@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::json;
-use taxa_core::{Provenance, Taxonomy, bundle};
+use taxa_core::{Provenance, Taxonomy};
 use taxa_trainer::checkpoint::read_checkpoint_info;
 use taxa_trainer::export::{ExportOptions, NetworkBundle};
 use taxa_trainer::models::{Network, architecture_names, native_input_size, preprocess_contract, spec_for};
@@ -56,7 +56,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("--arch is required with --weights (one of: {})", architecture_names().collect::<Vec<_>>().join(", ")),
     };
     let mut labels = match &args.labels {
-        Some(path) => Some(bundle::read_labels(path)?),
+        Some(path) => Some(taxa_core::labels::read_labels(path)?),
         None => info.as_ref().map(|i| i.labels.clone()),
     };
     let num_classes = args

@@ -205,8 +205,8 @@ impl<'t, 'a> Converter<'t, 'a> {
     }
 
     fn clip(&mut self, x: &str, lo: f32, hi: f32) -> String {
-        let lo = self.g.initializer(&format!("clip_min_{lo}"), &[], &[lo]);
-        let hi = self.g.initializer(&format!("clip_max_{hi}"), &[], &[hi]);
+        let lo = self.g.shared_initializer(&format!("clip_min_{lo}"), &[], &[lo]);
+        let hi = self.g.shared_initializer(&format!("clip_max_{hi}"), &[], &[hi]);
         self.g.node("Clip", &[x, &lo, &hi], vec![])
     }
 
